@@ -1,0 +1,83 @@
+"""Finding the course's notebooks by name and keeping their stored form tidy."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+KEPT_CELL_METADATA = ("tags",)
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The course repository: the nearest folder (from ``start`` upwards) holding
+    ``notebooks/`` and ``course_lib/``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "notebooks").is_dir() and (folder / "course_lib").is_dir():
+            return folder
+    raise FileNotFoundError(f"{here} is not inside the course repository (no notebooks/ and course_lib/ above it). "
+                            f"Run this command from the repository's folder.")
+
+
+def list_notebooks(root: Path, solutions: bool = False) -> list[Path]:
+    """Chapters ``notebooks/NN_*.ipynb`` in order, then (if asked) ``notebooks/solutions/*``."""
+    chapters = sorted(p for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if solutions:
+        chapters += sorted((root / "notebooks" / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
+    return chapters
+
+
+def select(notebooks: list[Path], names: list[str]) -> list[Path]:
+    """Pick notebooks by name: a full stem (``02_mlp``), its number (``02``) or its topic
+    (``mlp``); ``02_mlp_solutions`` or ``02_solutions`` pick a solutions notebook.
+
+    Raises:
+        ValueError: a name matches no notebook, or more than one; the message lists the names.
+    """
+    chosen = []
+    for name in names:
+        key = name.strip().removesuffix(".ipynb")
+        matches = [p for p in notebooks if key in (
+            p.stem,
+            p.stem.split("_", 1)[0] if not p.stem.endswith("_solutions") else p.stem.split("_", 1)[0] + "_solutions",
+            p.stem.split("_", 1)[1] if "_" in p.stem else p.stem,
+        )]
+        if len(matches) != 1:
+            known = ", ".join(p.stem for p in notebooks)
+            problem = "matches no chapter" if not matches else "matches several chapters"
+            raise ValueError(f"Chapter name {name!r} {problem}. Known chapters: {known}.")
+        if matches[0] not in chosen:
+            chosen.append(matches[0])
+    return sorted(chosen, key=notebooks.index)
+
+
+def normalise(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Strip what changes from machine to machine but keep outputs and execution counts:
+    notebook metadata reduced to the kernel spec, cell metadata to tags."""
+    notebook.metadata = nbformat.from_dict({"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}})
+    notebook.nbformat, notebook.nbformat_minor = 4, 5
+    for cell in notebook.cells:
+        cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k in KEPT_CELL_METADATA})
+        if cell.cell_type == "code":
+            for output in cell.outputs:
+                if "metadata" in output and output.output_type != "stream":
+                    output.metadata = nbformat.from_dict({})
+    return notebook
+
+
+def write_atomically(notebook: nbformat.NotebookNode, path: Path) -> None:
+    """Write a notebook to a temporary file beside ``path``, then replace ``path``: a failure
+    never leaves a half-written notebook."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".ipynb.tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            nbformat.write(notebook, stream)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
