@@ -309,19 +309,30 @@ class PointData:
     y: np.ndarray
 
 
-def make_blobs(num_per_class: int = 50, separation: float = 3.0, spread: float = 0.6, seed: int = 0) -> PointData:
+def make_blobs(num_per_class: int = 50, separation: float = 3.0, spread: float = 0.6, margin: float = 0.2,
+               seed: int = 0) -> PointData:
     """Two Gaussian blobs, class 0 around ``(-s/2, -s/2)`` and class 1 around ``(s/2, s/2)``.
 
-    With the default separation and spread the classes are linearly separable (a margin of
-    several standard deviations; the generator checks it when ``separation >= 3``).
+    Points closer than ``margin`` to the line ``x1 + x2 = 0`` (or on its wrong side) are drawn
+    again, so the classes are always linearly separable with at least that margin: the
+    condition under which the perceptron learning rule provably converges. ``margin=None``
+    keeps the raw Gaussian draw, which may overlap.
     """
     if num_per_class < 1 or spread <= 0:
         raise ValueError(f"num_per_class must be >= 1 and spread > 0, got {num_per_class} and {spread}.")
+    if margin is not None and not 0 <= margin < separation / np.sqrt(2):
+        raise ValueError(f"margin must be in [0, separation / sqrt(2)), got {margin}.")
     rng = np.random.default_rng(seed)
     centres = np.array([[-separation / 2, -separation / 2], [separation / 2, separation / 2]])
-    x = np.concatenate([centre + spread * rng.standard_normal((num_per_class, 2)) for centre in centres])
+    groups = []
+    for label, centre in enumerate(centres):
+        points = centre + spread * rng.standard_normal((num_per_class, 2))
+        side = 1 if label == 1 else -1
+        while margin is not None and np.any(bad := side * points.sum(axis=1) / np.sqrt(2) < margin):
+            points[bad] = centre + spread * rng.standard_normal((int(bad.sum()), 2))
+        groups.append(points)
     y = np.repeat(np.arange(2, dtype=np.int64), num_per_class)
-    return PointData(x=x, y=y)
+    return PointData(x=np.concatenate(groups), y=y)
 
 
 LOGIC_GATES = {"and": (0, 0, 0, 1), "or": (0, 1, 1, 1), "nand": (1, 1, 1, 0), "xor": (0, 1, 1, 0)}

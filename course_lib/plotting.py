@@ -47,6 +47,12 @@ def _history_dict(history) -> dict[str, list[float]]:
     return {key: list(map(float, values)) for key, values in history.items()}
 
 
+def _is_history_dict(value) -> bool:
+    """A mapping of metric names to per-epoch numbers (as opposed to a mapping of runs)."""
+    return isinstance(value, Mapping) and bool(value) and all(
+        isinstance(v, (list, tuple, np.ndarray)) and all(np.isscalar(x) for x in v) for v in value.values())
+
+
 def plot_learning_curves(runs, metric: str = "loss", ax=None, validation: bool = True, ylabel: str | None = None):
     """Per-epoch curves of ``metric`` for one or several runs.
 
@@ -58,7 +64,7 @@ def plot_learning_curves(runs, metric: str = "loss", ax=None, validation: bool =
             drawn dashed when present and ``validation`` is true.
     """
     ax = _axes(ax)
-    if hasattr(runs, "history") or (isinstance(runs, Mapping) and metric in runs):
+    if hasattr(runs, "history") or _is_history_dict(runs):
         runs = {"": runs}
     if not isinstance(runs, Mapping) or not runs:
         raise ValueError("runs must be a History, a dict of per-epoch lists, or a non-empty {label: history} mapping.")

@@ -11,9 +11,10 @@ import json
 import math
 import os
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 RESULTS_DIR_VARIABLE = "COURSE_RESULTS_DIR"
 TARGETS_FILE = Path(__file__).with_name("targets.toml")

@@ -143,8 +143,8 @@ def setup_notebook(seed: int = 42, style: bool = True, show: bool = True) -> Env
     configure_environment()
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(tensorflow|keras|google|absl).*")
     with _silence_stderr_fd():
-        import tensorflow as tf
         import keras
+        import tensorflow as tf
     import absl.logging
 
     absl.logging.set_verbosity(absl.logging.ERROR)
