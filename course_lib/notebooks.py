@@ -77,6 +77,7 @@ def write_atomically(notebook: nbformat.NotebookNode, path: Path) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             nbformat.write(notebook, stream)
+        os.chmod(temporary, 0o644)  # mkstemp makes files private; these are shared
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

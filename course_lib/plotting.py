@@ -106,21 +106,24 @@ def show_image_grid(images, labels: Sequence[str] | None = None, num_columns: in
     count, height, width = images.shape
     num_columns = max(1, min(num_columns, count))
     num_rows = -(-count // num_columns)
-    gap = 2
-    canvas = np.full((num_rows * (height + gap) - gap, num_columns * (width + gap) - gap), np.nan)
+    gap_x = max(2, width // 4) if labels is not None else 2
+    gap_y = max(2, height // 2) if labels is not None else 2  # room for a caption under each image
+    canvas = np.full((num_rows * (height + gap_y) - gap_y, num_columns * (width + gap_x) - gap_x), np.nan)
     for index, image in enumerate(images):
         row, column = divmod(index, num_columns)
-        canvas[row * (height + gap): row * (height + gap) + height,
-               column * (width + gap): column * (width + gap) + width] = image
+        canvas[row * (height + gap_y): row * (height + gap_y) + height,
+               column * (width + gap_x): column * (width + gap_x) + width] = image
     if ax is None:
-        figure = plt.figure(figsize=(1.1 * num_columns, (1.1 + 0.25 * (labels is not None)) * num_rows))
+        scale = 1.1 / (width + gap_x)  # inches per pixel: about 1.1 inch per column
+        figure = plt.figure(figsize=(scale * canvas.shape[1], scale * (canvas.shape[0] + gap_y)))
         ax = figure.add_subplot()
+        figure.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.01)
     ax.imshow(np.ma.masked_invalid(canvas), cmap=cmap, interpolation="nearest")
     ax.set_axis_off()
     for index, text in enumerate(labels or []):
         row, column = divmod(index, num_columns)
-        ax.text(column * (width + gap) + width / 2, row * (height + gap) + height + 0.5, text,
-                ha="center", va="top", fontsize=8)
+        ax.text(column * (width + gap_x) + width / 2, row * (height + gap_y) + height + 0.5, text,
+                ha="center", va="top", fontsize=8, linespacing=1.0)
     return ax
 
 

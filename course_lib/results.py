@@ -104,6 +104,7 @@ def write_json_atomically(path: Path, data) -> None:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(data, stream, indent=2, sort_keys=True)
             stream.write("\n")
+        os.chmod(temporary, 0o644)  # mkstemp makes files private; these are shared
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -164,3 +164,50 @@ def setup_notebook(seed: int = 42, style: bool = True, show: bool = True) -> Env
     if show:
         print(info.summary())
     return info
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the environment check: what was checked, whether it passed, and the detail
+    (the version found, or what is wrong and how to fix it)."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_environment() -> list[Check]:
+    """Check what the course needs: Python, TensorFlow, Keras and its backend, the data files.
+
+    Each failed check's detail says what to do. Call it after :func:`setup_notebook`.
+    """
+    import keras
+    import tensorflow as tf
+
+    from course_lib import data
+
+    python_ok = sys.version_info[:2] >= (3, 10)
+    checks = [Check("Python", python_ok, platform.python_version() if python_ok else
+                    f"{platform.python_version()} is too old; install Python 3.10 or newer (3.11 is tested).")]
+    problems = check_versions(tf.__version__, keras.__version__, keras.backend.backend())
+    for package, version in (("tensorflow", tf.__version__), ("keras", keras.__version__)):
+        mine = [p for p in problems if p.startswith(package)]
+        checks.append(Check(package.capitalize() if package == "keras" else "TensorFlow", not mine,
+                            mine[0] if mine else version))
+    backend_problems = [p for p in problems if "backend" in p]
+    checks.append(Check("Keras backend", not backend_problems,
+                        backend_problems[0] if backend_problems else keras.backend.backend()))
+    checks.append(Check("Device", True, describe_device(tf)))
+    for name in data.CHECKSUMS:
+        try:
+            data.read_verified(name)
+            checks.append(Check(f"data/{name}", True, "present, checksum verified"))
+        except (FileNotFoundError, ValueError) as error:
+            checks.append(Check(f"data/{name}", False, str(error)))
+    return checks
+
+
+def format_checks(checks: list[Check]) -> str:
+    """The checks as aligned text lines: ``ok``/``PROBLEM``, the name, the detail."""
+    width = max(len(check.name) for check in checks)
+    return "\n".join(f"{'ok' if check.ok else 'PROBLEM':8}{check.name:{width}}  {check.detail}" for check in checks)

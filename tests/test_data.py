@@ -201,3 +201,9 @@ def test_split_by_position():
     assert [(s.start, s.stop) for s in parts] == [(0, 7), (7, 9), (9, 10)]
     with pytest.raises(ValueError):
         data.split_by_position(10, (0.5, 0.2))
+
+
+def test_data_readme_lists_every_checksum(root):
+    readme = (root / "data" / "README.md").read_text()
+    for name, digest in data.CHECKSUMS.items():
+        assert name in readme and digest in readme, f"data/README.md lacks {name} or its checksum"

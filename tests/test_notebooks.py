@@ -19,7 +19,7 @@ ALL = CHAPTERS + SOLUTIONS
 MAX_BYTES = 1_500_000
 NOISE = re.compile(
     r"(I0000|W0000|E0000|absl::InitializeLog|cuda drivers|cuInit|oneDNN custom operations|"
-    r"\d+/\d+ \[=*>?\.*\]|━━|Warning:|WARNING|DeprecationWarning|UserWarning|RuntimeWarning|FutureWarning|"
+    r"\d+/\d+ \[=*>?\.*\]|\d+/\d+ ━|━+ \d+s \d+m?s/step|Warning:|WARNING|DeprecationWarning|UserWarning|RuntimeWarning|FutureWarning|"
     r"Traceback \(most recent call last\))"
 )
 

@@ -51,7 +51,8 @@ def test_learning_curves_accepts_keras_history_and_rejects_bad_input():
 def test_image_grid():
     images = np.random.default_rng(0).integers(0, 255, size=(10, 28, 28))
     ax = plotting.show_image_grid(images, labels=[f"class {i}" for i in range(10)], num_columns=5)
-    assert len(ax.texts) == 10 and ax.images[0].get_array().shape == (2 * 30 - 2, 5 * 30 - 2)
+    assert len(ax.texts) == 10 and ax.images[0].get_array().shape == (2 * 42 - 14, 5 * 35 - 7)
+    assert plotting.show_image_grid(images[:3]).images[0].get_array().shape == (28, 3 * 30 - 2)
     with pytest.raises(ValueError, match="num_images, height, width"):
         plotting.show_image_grid(images.reshape(10, -1))
     with pytest.raises(ValueError, match="labels"):

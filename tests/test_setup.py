@@ -64,3 +64,15 @@ def test_describe_device_on_this_machine():
     tf = pytest.importorskip("tensorflow")
     device = setup.describe_device(tf)
     assert device.startswith("CPU (") or device.startswith("GPU: ")
+
+
+def test_check_environment_passes_here_and_names_a_broken_data_file(data_copy):
+    pytest.importorskip("tensorflow")
+    checks = setup.check_environment()
+    assert all(check.ok for check in checks), setup.format_checks(checks)
+    assert {"Python", "TensorFlow", "Keras", "Keras backend", "Device"} <= {check.name for check in checks}
+    (data_copy / "co2_mm_mlo.csv").write_text("year,month\n")
+    broken = [check for check in setup.check_environment() if not check.ok]
+    assert [check.name for check in broken] == ["data/co2_mm_mlo.csv"]
+    assert "git checkout data/" in broken[0].detail
+    assert setup.format_checks(broken).startswith("PROBLEM data/co2_mm_mlo.csv  Data file")
