@@ -4,11 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lab install lock lint clean help
+.PHONY: run test lab book install lock lint clean help
 help:
 	@echo "make run    execute every chapter into build/ and print the results table"
 	@echo "make test   unit tests, notebook lint, ruff and nbval over every notebook"
 	@echo "make lab    JupyterLab on your own working copy of the notebooks (work/)"
+	@echo "make book   the course as an offline HTML book: open build/book/index.html"
 
 # Create the virtualenv if missing and install; the exact versions from requirements-lock.txt
 # on the platform CI uses (Linux x86-64, Python 3.11), the tested ranges elsewhere.
@@ -27,6 +28,10 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m course_lib.run $(ARGS)
+	$(BIN)/python -m course_lib.book
+
+book: $(STAMP)
+	$(BIN)/python -m course_lib.book
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)

@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+from html import escape as html_escape
 from pathlib import Path
 
 import nbformat
@@ -29,15 +30,20 @@ from course_lib import notebooks as nb_tools
 
 CHAPTER_PATTERN = "[0-9][0-9]_*.ipynb"
 SOLUTIONS_PATTERN = "[0-9][0-9]_*_solutions.ipynb"
+CHAPTER_NAME = re.compile(r"\d\d_\w+")  # not the runner's leftovers such as 02_mlp.failed.ipynb
+SOLUTIONS_NAME = re.compile(r"\d\d_\w+_solutions")
 ASSET_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 SOURCES_FOLDER = "_notebook_sources"  # originals for the download links; not pages themselves
 SOURCE_LINK_TAG = "course-book-source-link"
+# Copied into the site's _static/ by Sphinx (html_static_path in book/_config.yml). Not _static/
+# itself: jupyter-book would add every .js file found there to every page.
+VENDOR_FOLDER = "_vendor"
 
 # TensorFlow's and absl's log lines, as they reach a notebook's output streams.
 LOG_LINE = re.compile(
     r"^\s*(?:"
     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] "        # 2025-01-01 12:00:00.123: I tensorflow/...
-    r"|[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ "                    # I0000 00:00:1700000000.1 123 file.cc:1]
+    r"|[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ "                       # I0000 00:00:1700000000.1 123 file.cc:1]
     r"|WARNING: All log messages before absl::InitializeLog"
     r"|To enable the following instructions: .* rebuild TensorFlow"
     r"|This TensorFlow binary is optimized"
@@ -102,7 +108,8 @@ def add_source_link(notebook: nbformat.NotebookNode, source: str, download_targe
 
 
 def find_notebooks(notebooks_dir: Path) -> tuple[list[Path], list[Path]]:
-    """The chapters ``NN_*.ipynb`` and the solutions ``solutions/NN_*_solutions.ipynb``, each sorted.
+    """The chapters ``NN_*.ipynb`` and the solutions ``solutions/NN_*_solutions.ipynb``, each sorted;
+    names with a dot before the suffix (``02_mlp.failed.ipynb``, the runner's leftovers) are skipped.
 
     Raises:
         FileNotFoundError: ``notebooks_dir`` is not a folder, or holds no chapter.
@@ -110,10 +117,10 @@ def find_notebooks(notebooks_dir: Path) -> tuple[list[Path], list[Path]]:
     notebooks_dir = Path(notebooks_dir)
     if not notebooks_dir.is_dir():
         raise FileNotFoundError(f"{notebooks_dir} is not a folder. Pass the course's notebooks/ folder.")
-    chapters = sorted(notebooks_dir.glob(CHAPTER_PATTERN))
+    chapters = sorted(p for p in notebooks_dir.glob(CHAPTER_PATTERN) if CHAPTER_NAME.fullmatch(p.stem))
     if not chapters:
         raise FileNotFoundError(f"{notebooks_dir} holds no chapter named like NN_topic.ipynb; nothing to build.")
-    solutions = sorted((notebooks_dir / "solutions").glob(SOLUTIONS_PATTERN))
+    solutions = sorted(p for p in (notebooks_dir / "solutions").glob(SOLUTIONS_PATTERN) if SOLUTIONS_NAME.fullmatch(p.stem))
     return chapters, solutions
 
 
@@ -179,7 +186,7 @@ def copy_mathjax(destination: Path, source: Path | None = None) -> Path:
 def stage(notebooks_dir: Path, book_dir: Path, staging: Path) -> dict:
     """Lay out the book's sources in ``staging``: ``book_dir``'s files, cleaned copies of the
     notebooks under ``notebooks/``, their originals under ``_notebook_sources/``, images the
-    notebooks reference, MathJax under ``_static/mathjax/`` and a generated ``_toc.yml``.
+    notebooks reference, MathJax under ``_vendor/mathjax/`` and a generated ``_toc.yml``.
     Returns the table of contents.
 
     Raises:
@@ -208,14 +215,34 @@ def stage(notebooks_dir: Path, book_dir: Path, staging: Path) -> dict:
         original.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, original)
         clean_outputs(notebook)
+        # The stored metadata is normalised down to the language's name; Pygments needs its lexer.
+        notebook.metadata.setdefault("language_info", {}).setdefault("pygments_lexer", "ipython3")
         add_source_link(notebook, f"notebooks/{relative.as_posix()}",
                         f"/{SOURCES_FOLDER}/notebooks/{relative.as_posix()}")
         nb_tools.write_atomically(notebook, staging / "notebooks" / relative)
     toc = make_toc([f"notebooks/{p.relative_to(notebooks_dir).with_suffix('').as_posix()}" for p in chapters],
                    [f"notebooks/{p.relative_to(notebooks_dir).with_suffix('').as_posix()}" for p in solutions])
     (staging / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
-    copy_mathjax(staging / "_static" / "mathjax")
+    copy_mathjax(staging / VENDOR_FOLDER / "mathjax")
     return toc
+
+
+def front_door(root: str, title: str) -> str:
+    """``index.html``: forwards to the home page ``root``.html, with a link for browsers that do
+    not follow, and the favicon (without it a browser asks the server for /favicon.ico)."""
+    if not root or root.startswith("/") or Path(root).suffix:
+        raise ValueError(f"front_door(): bad home page {root!r}; give a relative path without its suffix.")
+    escaped = html_escape(title)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escaped}</title>\n'
+            f'<link rel="icon" href="_static/favicon.svg">\n'
+            f'<meta http-equiv="refresh" content="0; url={root}.html">\n</head>\n'
+            f'<body>\n<p><a href="{root}.html">Open {escaped}</a></p>\n</body>\n</html>\n')
+
+
+def _title(config: Path) -> str:
+    import yaml
+
+    return str((yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("title") or "the book")
 
 
 def build(notebooks_dir: Path, output: Path, book_dir: Path, quiet: bool = True) -> Path:
@@ -225,7 +252,8 @@ def build(notebooks_dir: Path, output: Path, book_dir: Path, quiet: bool = True)
     stderr; the build fails only on errors.
 
     Raises:
-        FileNotFoundError: see ``stage``.
+        FileNotFoundError, ValueError: see ``stage``; ValueError too when ``output`` holds
+            something other than a book built here (it is never deleted).
         RuntimeError: Sphinx failed; the message carries its error.
     """
     from jupyter_book.sphinx import build_sphinx
@@ -236,20 +264,36 @@ def build(notebooks_dir: Path, output: Path, book_dir: Path, quiet: bool = True)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="course-book-") as work:
         staging, html = Path(work) / "source", Path(work) / "html"
-        stage(notebooks_dir, book_dir, staging)
+        toc = stage(notebooks_dir, book_dir, staging)
         log = io.StringIO()
         with contextlib.redirect_stdout(log) if quiet else contextlib.nullcontext():
             status = build_sphinx(staging, html, path_config=str(staging / "_config.yml"),
                                   doctreedir=Path(work) / "doctrees", freshenv=True, quiet=quiet,
-                                  confoverrides={"latex_individualpages": False})
+                                  noconfig=True, confoverrides={"latex_individualpages": False,
+                                                                "external_toc_path": str(staging / "_toc.yml")})
         if status != 0:
             raise RuntimeError(f"The book did not build: {status}\n{log.getvalue()[-2000:]}")
         (html / ".course-book").write_text("built by python -m course_lib.book\n", encoding="utf-8")
+        (html / "index.html").write_text(front_door(toc["root"], _title(staging / "_config.yml")), encoding="utf-8")
         (html / ".buildinfo").unlink(missing_ok=True)
         if output.exists():
             shutil.rmtree(output)
         shutil.move(str(html), output)
     return output / "index.html"
+
+
+def setup(app) -> dict:
+    """Sphinx extension hook (``extra_extensions: [course_lib.book]`` in book/_config.yml).
+
+    jupyter-book always loads sphinx-thebe, whose live-code scripts point at a CDN and, under
+    Sphinx 7, land twice on every page (a console error); the book has no live code, so its
+    handler is disconnected here.
+    """
+    for listener in list(app.events.listeners.get("env-before-read-docs", [])):
+        handler = listener.handler
+        if getattr(handler, "__module__", "") == "sphinx_thebe" and handler.__name__ == "init_thebe_core":
+            app.disconnect(listener.id)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,9 +25,12 @@ def find_root(start: Path | None = None) -> Path:
 
 def list_notebooks(root: Path, solutions: bool = False) -> list[Path]:
     """Chapters ``notebooks/NN_*.ipynb`` in order, then (if asked) ``notebooks/solutions/*``."""
-    chapters = sorted(p for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    def stems_only(paths):  # leave out leftovers such as 02_mlp.failed.ipynb
+        return sorted(p for p in paths if "." not in p.stem)
+
+    chapters = stems_only((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if solutions:
-        chapters += sorted((root / "notebooks" / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
+        chapters += stems_only((root / "notebooks" / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
     return chapters
 
 

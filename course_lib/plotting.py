@@ -172,7 +172,12 @@ def plot_decision_boundary(predict: Callable[[np.ndarray], np.ndarray], x, y, ax
     low, high = x.min(axis=0) - margin, x.max(axis=0) + margin
     grid_x, grid_y = np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
     scores = np.asarray(predict(np.column_stack([grid_x.ravel(), grid_y.ravel()]))).reshape(grid_x.shape)
-    ax.contourf(grid_x, grid_y, scores, levels=20, cmap="RdBu_r", alpha=0.35)
+    # Probabilities are shaded on a fixed 0..1 scale, so a classifier that outputs the same
+    # value everywhere shows as one honest colour, not as a stretched colour ramp.
+    probabilities = scores.min() >= 0 and scores.max() <= 1
+    levels = np.linspace(0, 1, 21) if probabilities else 20
+    ax.contourf(grid_x, grid_y, scores, levels=levels, cmap="RdBu_r", alpha=0.35, vmin=0 if probabilities else None,
+                vmax=1 if probabilities else None)
     if np.ptp(scores) > 0 and scores.min() < 0.5 < scores.max():
         ax.contour(grid_x, grid_y, scores, levels=[0.5], colors="black", linewidths=1.5)
     for label in np.unique(y):

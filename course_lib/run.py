@@ -37,13 +37,13 @@ def _progress(stem: str, index: int, total: int, started: float) -> None:
         print(f"\r    {stem}: cell {index}/{total} · {time.perf_counter() - started:5.0f} s", end="", flush=True)
 
 
-def execute(path: Path, destination: Path, root: Path, results_dir: Path, cell_timeout: int) -> float:
-    """Run one notebook in a fresh kernel (working directory: the notebook's own folder) and
+def execute(path: Path, destination: Path, failed_copy: Path, results_dir: Path, cell_timeout: int) -> float:
+    """Run one notebook in a fresh kernel (working directory: the folder of ``destination``) and
     write the executed copy to ``destination`` atomically. Returns the wall seconds.
 
     Raises:
-        ChapterFailed: a cell raised or timed out; the executed cells so far are saved beside
-            ``destination`` as ``*.failed.ipynb`` for inspection, and ``destination`` is untouched.
+        ChapterFailed: a cell raised or timed out; the cells run so far are saved to
+            ``failed_copy`` (in the build folder) for inspection, and ``destination`` is untouched.
     """
     notebook = nbformat.read(path, as_version=4)
     code_cells = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
@@ -63,8 +63,9 @@ def execute(path: Path, destination: Path, root: Path, results_dir: Path, cell_t
         failed_at = next((n for n, i in enumerate(code_cells, 1)
                           if notebook.cells[i].get("execution_count") is None or any(
                               o.get("output_type") == "error" for o in notebook.cells[i].get("outputs", []))), None)
-        nb_tools.write_atomically(nb_tools.normalise(notebook), destination.with_suffix(".failed.ipynb"))
-        raise ChapterFailed(f"{path.stem}: code cell {failed_at} of {len(code_cells)} failed.\n{error}") from None
+        nb_tools.write_atomically(nb_tools.normalise(notebook), failed_copy)
+        raise ChapterFailed(f"{path.stem}: code cell {failed_at} of {len(code_cells)} failed "
+                            f"(cells run so far: {failed_copy}).\n{error}") from None
     finally:
         if sys.stdout.isatty():
             print("\r" + " " * 60 + "\r", end="")
@@ -94,7 +95,8 @@ def run(names: list[str] | None, solutions: bool, refresh: bool, build_dir: Path
         destination = path if refresh else build_dir / relative
         if not refresh:  # the copy runs beside its siblings, in the build folder
             destination.parent.mkdir(parents=True, exist_ok=True)
-        seconds = execute(path, destination, root, results_dir, cell_timeout)
+        failed_copy = (build_dir / relative).with_suffix(".failed.ipynb")
+        seconds = execute(path, destination, failed_copy, results_dir, cell_timeout)
         metrics = json.loads(stored.read_text(encoding="utf-8")) if stored.exists() else {}
         metrics["wall_seconds"] = round(seconds, 1)
         results.write_json_atomically(stored, metrics)

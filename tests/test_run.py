@@ -71,6 +71,10 @@ def test_failing_cell_stops_with_chapter_cell_and_traceback(course, capsys):
     assert "[3/3]" not in captured.out  # the run stopped at the failure
     assert path.read_bytes() == before  # refresh never half-writes a notebook
     assert not list((course / "notebooks").glob(".*tmp"))
+    assert sorted(p.name for p in (course / "notebooks").glob("*.ipynb")) == ["00_start_here.ipynb", "01_broken.ipynb",
+                                                                            "02_mlp.ipynb"]
+    assert (course / "build" / "notebooks" / "01_broken.failed.ipynb").exists()  # for inspection
+    assert run.main(["--list"]) == 0 and "failed" not in capsys.readouterr().out
 
 
 def test_refresh_writes_outputs_back_in_place(course):
