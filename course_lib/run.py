@@ -80,7 +80,13 @@ def run(names: list[str] | None, solutions: bool, refresh: bool, build_dir: Path
     root = root or nb_tools.find_root()
     build_dir = (build_dir or root / "build").resolve()
     available = nb_tools.list_notebooks(root, solutions=True)
-    chosen = nb_tools.select(available, names) if names else nb_tools.list_notebooks(root, solutions=solutions)
+    if names:
+        chosen = nb_tools.select(available, names)
+        if solutions:  # --chapters 02 --solutions: the chapter and its solutions
+            stems = {p.stem for p in chosen} | {f"{p.stem}_solutions" for p in chosen}
+            chosen = [p for p in available if p.stem in stems]
+    else:
+        chosen = nb_tools.list_notebooks(root, solutions=solutions)
     if not chosen:
         raise ValueError(f"No notebooks found under {root / 'notebooks'}.")
     results_dir = build_dir / "results"

@@ -56,6 +56,12 @@ def test_selects_chapters_and_solutions_by_name(course, capsys):
     assert (course / "build" / "notebooks" / "solutions" / "02_mlp_solutions.ipynb").exists()
 
 
+def test_solutions_flag_adds_the_chosen_chapters_solutions(course, capsys):
+    assert run.main(["--chapters", "mlp", "--solutions"]) == 0
+    printed = capsys.readouterr().out
+    assert "[1/2] 02_mlp ..." in printed and "[2/2] 02_mlp_solutions" in printed
+
+
 def test_unknown_chapter_is_a_clear_error(course, capsys):
     assert run.main(["--chapters", "07_diffusion"]) == 2
     error = capsys.readouterr().err
