@@ -14,7 +14,7 @@ from course_lib import notebooks as nb_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = nb_tools.list_notebooks(ROOT)
-SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
+SOLUTIONS = [p for p in nb_tools.list_notebooks(ROOT, solutions=True) if p not in CHAPTERS]
 ALL = CHAPTERS + SOLUTIONS
 MAX_BYTES = 1_500_000
 NOISE = re.compile(
