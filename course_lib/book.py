@@ -28,10 +28,6 @@ import nbformat
 
 from course_lib import notebooks as nb_tools
 
-CHAPTER_PATTERN = "[0-9][0-9]_*.ipynb"
-SOLUTIONS_PATTERN = "[0-9][0-9]_*_solutions.ipynb"
-CHAPTER_NAME = re.compile(r"\d\d_\w+")  # not the runner's leftovers such as 02_mlp.failed.ipynb
-SOLUTIONS_NAME = re.compile(r"\d\d_\w+_solutions")
 ASSET_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 SOURCES_FOLDER = "_notebook_sources"  # originals for the download links; not pages themselves
 SOURCE_LINK_TAG = "course-book-source-link"
@@ -117,10 +113,10 @@ def find_notebooks(notebooks_dir: Path) -> tuple[list[Path], list[Path]]:
     notebooks_dir = Path(notebooks_dir)
     if not notebooks_dir.is_dir():
         raise FileNotFoundError(f"{notebooks_dir} is not a folder. Pass the course's notebooks/ folder.")
-    chapters = sorted(p for p in notebooks_dir.glob(CHAPTER_PATTERN) if CHAPTER_NAME.fullmatch(p.stem))
+    chapters = nb_tools.notebooks_in(notebooks_dir)
     if not chapters:
         raise FileNotFoundError(f"{notebooks_dir} holds no chapter named like NN_topic.ipynb; nothing to build.")
-    solutions = sorted(p for p in (notebooks_dir / "solutions").glob(SOLUTIONS_PATTERN) if SOLUTIONS_NAME.fullmatch(p.stem))
+    solutions = nb_tools.notebooks_in(notebooks_dir, solutions=True)[len(chapters):]
     return chapters, solutions
 
 

@@ -23,15 +23,21 @@ def find_root(start: Path | None = None) -> Path:
                             f"Run this command from the repository's folder.")
 
 
-def list_notebooks(root: Path, solutions: bool = False) -> list[Path]:
-    """Chapters ``notebooks/NN_*.ipynb`` in order, then (if asked) ``notebooks/solutions/*``."""
-    def stems_only(paths):  # leave out leftovers such as 02_mlp.failed.ipynb
+def notebooks_in(folder: Path, solutions: bool = False) -> list[Path]:
+    """Chapters ``folder/NN_*.ipynb`` in order, then (if asked) ``folder/solutions/NN_*_solutions.ipynb``.
+    Leftovers with a dot in the stem, such as ``02_mlp.failed.ipynb``, are left out."""
+    def stems_only(paths):
         return sorted(p for p in paths if "." not in p.stem)
 
-    chapters = stems_only((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    chapters = stems_only(Path(folder).glob("[0-9][0-9]_*.ipynb"))
     if solutions:
-        chapters += stems_only((root / "notebooks" / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
+        chapters += stems_only((Path(folder) / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
     return chapters
+
+
+def list_notebooks(root: Path, solutions: bool = False) -> list[Path]:
+    """The course's notebooks under ``root/notebooks`` (see :func:`notebooks_in`)."""
+    return notebooks_in(root / "notebooks", solutions)
 
 
 def select(notebooks: list[Path], names: list[str]) -> list[Path]:
