@@ -111,3 +111,25 @@ def test_metadata_is_normalised(notebook_path):
     notebook = nbformat.read(notebook_path, as_version=4)
     assert notebook == nb_tools.normalise(copy.deepcopy(notebook)), \
         f"{notebook_path.name}: metadata not normalised; refresh it with `python -m course_lib.run --refresh`"
+
+
+NBVAL_TAGS = {"nbval-check-output", "nbval-ignore-output", "nbval-skip", "nbval-raises-exception", "raises-exception"}
+TEST_MARKER = re.compile(r"#\s*(NBVAL_|PYTEST_VALIDATE_)")
+
+
+def test_test_markers_are_tags_not_comments(notebook_path):
+    """nbval reads cell tags; a learner's code carries no test machinery (STYLE.md, Tests)."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    for index, cell in enumerate(code_cells(notebook), 1):
+        match = TEST_MARKER.search(cell.source)
+        assert not match, (f"{notebook_path.name}: code cell {index} carries a test marker comment "
+                           f"{match.group(0)!r}; use the nbval cell tag instead (e.g. 'nbval-check-output')")
+        unknown = [tag for tag in cell.metadata.get("tags", []) if tag.startswith(("nbval", "raises")) and tag not in NBVAL_TAGS]
+        assert not unknown, f"{notebook_path.name}: code cell {index} has unknown nbval tags {unknown}; nbval knows {sorted(NBVAL_TAGS)}"
+
+
+def test_some_outputs_are_checked(notebook_path):
+    """Every notebook has at least one cell whose stored output nbval verifies."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    checked = [cell for cell in code_cells(notebook) if "nbval-check-output" in cell.metadata.get("tags", [])]
+    assert checked, f"{notebook_path.name}: tag at least one deterministic cell 'nbval-check-output'"
