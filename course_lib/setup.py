@@ -125,7 +125,28 @@ def describe_device(tf) -> str:
     return f"CPU ({os.cpu_count()} cores)"
 
 
-def setup_notebook(seed: int = 42, style: bool = True, show: bool = True) -> EnvironmentInfo:
+def configure_cpu_devices(tf, count: int) -> None:
+    """Split the first physical CPU into ``count`` logical devices, or check that it already is.
+
+    Raises:
+        RuntimeError: TensorFlow's devices were initialised with another split; the message
+            says to restart the kernel.
+    """
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    wanted = [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+    try:
+        tf.config.set_logical_device_configuration(cpu, wanted)
+    except RuntimeError:  # devices already initialised: fine only if the split is the same
+        found = len(tf.config.list_logical_devices("CPU"))
+        if found != count:
+            raise RuntimeError(
+                f"TensorFlow has already initialised {found} CPU device(s), so it cannot be split into "
+                f"{count} now. Restart the kernel and call setup_notebook(cpu_devices={count}) first."
+            ) from None
+
+
+def setup_notebook(seed: int = 42, style: bool = True, show: bool = True,
+                   cpu_devices: int | None = None) -> EnvironmentInfo:
     """Prepare a notebook: environment, quiet TensorFlow, seeds, plot style; print one line.
 
     Call it in the first code cell, before importing TensorFlow or Keras. Calling it again in
@@ -135,11 +156,20 @@ def setup_notebook(seed: int = 42, style: bool = True, show: bool = True) -> Env
         seed: seeds Python's ``random``, NumPy's global generator and TensorFlow.
         style: apply the course's matplotlib style.
         show: print the versions-and-device line.
+        cpu_devices: split the CPU into this many logical devices (``/CPU:0`` ... ``/CPU:n-1``),
+            so that ``tf.distribute`` strategies can run several replicas on one machine. It must
+            happen before TensorFlow initialises, so call it in a fresh kernel. ``None`` (the
+            default) leaves the one CPU device as it is.
 
     Raises:
         RuntimeError: wrong Keras backend, outdated TensorFlow/Keras, or TensorFlow imported
-            too early; each message says how to fix it.
+            too early; each message says how to fix it. Also when ``cpu_devices`` comes after
+            TensorFlow has initialised its devices.
+        ValueError: ``cpu_devices`` is not a positive integer.
     """
+    if cpu_devices is not None and (isinstance(cpu_devices, bool) or not isinstance(cpu_devices, int)
+                                    or cpu_devices < 1):
+        raise ValueError(f"cpu_devices must be a positive integer (such as 2) or None, got {cpu_devices!r}.")
     configure_environment()
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(tensorflow|keras|google|absl).*")
     with _silence_stderr_fd():
@@ -149,6 +179,8 @@ def setup_notebook(seed: int = 42, style: bool = True, show: bool = True) -> Env
 
     absl.logging.set_verbosity(absl.logging.ERROR)
     tf.get_logger().setLevel("ERROR")
+    if cpu_devices is not None:
+        configure_cpu_devices(tf, cpu_devices)
     problems = check_versions(tf.__version__, keras.__version__, keras.backend.backend())
     if problems:
         raise RuntimeError(" ".join(problems))

@@ -76,3 +76,33 @@ def test_check_environment_passes_here_and_names_a_broken_data_file(data_copy):
     assert [check.name for check in broken] == ["data/co2_mm_mlo.csv"]
     assert "git checkout data/" in broken[0].detail
     assert setup.format_checks(broken).startswith("PROBLEM data/co2_mm_mlo.csv  Data file")
+
+
+def test_cpu_devices_splits_the_cpu_before_tensorflow_initialises():
+    code = ("from course_lib.setup import setup_notebook\n"
+            "setup_notebook(seed=1, show=False, cpu_devices=3)\n"
+            "import tensorflow as tf\n"
+            "print(len(tf.config.list_logical_devices('CPU')))\n"
+            "setup_notebook(seed=1, show=False, cpu_devices=3)\n"  # the same split again is fine
+            "try:\n"
+            "    setup_notebook(seed=1, show=False, cpu_devices=2)\n"
+            "except RuntimeError as error:\n"
+            "    print(error)\n")
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "3"
+    assert "already initialised 3 CPU device(s)" in lines[1] and "cpu_devices=2" in lines[1]
+
+
+def test_default_leaves_one_cpu_device():
+    result = run_python("from course_lib.setup import setup_notebook\nsetup_notebook(show=False)\n"
+                        "import tensorflow as tf\nprint(len(tf.config.list_logical_devices('CPU')))\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1"]
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_cpu_devices_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match="cpu_devices must be a positive integer"):
+        setup.setup_notebook(show=False, cpu_devices=bad)
