@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -145,6 +146,29 @@ def configure_cpu_devices(tf, count: int) -> None:
             ) from None
 
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without ANSI escape sequences (the colour and bold codes a terminal reads)."""
+    return ANSI_ESCAPE.sub("", text)
+
+
+def _plain_rich_bundle(renderable) -> dict[str, str]:
+    return {"text/plain": strip_ansi(renderable.text), "text/html": renderable.html}
+
+
+def store_plain_text(shell) -> None:
+    """Make rich's notebook output (Keras's ``model.summary()``) keep ANSI codes out of its text.
+
+    rich sends a notebook both HTML (styled) and plain text; it writes colour codes into the
+    plain text, which a notebook then stores and shows raw wherever HTML is not rendered. This
+    registers, in ``shell``'s display formatter, a version without them; the HTML is unchanged.
+    """
+    shell.display_formatter.mimebundle_formatter.for_type_by_name("rich.jupyter", "JupyterRenderable",
+                                                                  _plain_rich_bundle)
+
+
 def setup_notebook(seed: int = 42, style: bool = True, show: bool = True,
                    cpu_devices: int | None = None) -> EnvironmentInfo:
     """Prepare a notebook: environment, quiet TensorFlow, seeds, plot style; print one line.
@@ -185,6 +209,9 @@ def setup_notebook(seed: int = 42, style: bool = True, show: bool = True,
     if problems:
         raise RuntimeError(" ".join(problems))
     keras.utils.set_random_seed(seed)
+    shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+    if shell is not None and hasattr(shell, "display_formatter"):
+        store_plain_text(shell)
     if style:
         from course_lib.plotting import use_course_style
 

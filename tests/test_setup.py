@@ -106,3 +106,23 @@ def test_default_leaves_one_cpu_device():
 def test_cpu_devices_rejects_bad_values(bad):
     with pytest.raises(ValueError, match="cpu_devices must be a positive integer"):
         setup.setup_notebook(show=False, cpu_devices=bad)
+
+
+def test_strip_ansi_removes_colour_and_bold_codes():
+    assert setup.strip_ansi("\x1b[1mModel\x1b[0m │ (\x1b[38;5;45mNone\x1b[0m, 10)") == "Model │ (None, 10)"
+    assert setup.strip_ansi("no codes here") == "no codes here"
+
+
+def test_rich_output_in_a_notebook_stores_no_ansi_codes():
+    code = ("from IPython.core.interactiveshell import InteractiveShell\n"
+            "from IPython.utils.capture import capture_output\n"
+            "import rich.console\n"
+            "shell = InteractiveShell.instance()\n"
+            "shell.run_cell('from course_lib.setup import setup_notebook; setup_notebook(show=False)')\n"
+            "with capture_output() as captured:\n"
+            "    rich.console.Console(force_jupyter=True).print('[bold]Model:[/bold] [blue]dense[/blue]')\n"
+            "data = captured.outputs[0].data\n"
+            "print(repr(data['text/plain']), '<span' in data['text/html'])\n")
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "'Model: dense\\n' True"
