@@ -5,8 +5,9 @@ raises an error that names the file and the fix when something is missing or dam
 
 Where the data folder is found, in order:
 
-1. the environment variable ``COURSE_DATA_DIR``, if set;
-2. a ``data/`` folder holding ``fashion-mnist/`` in the current directory or any parent
+1. the environment variable ``COURSE_DATA_DIR``, if set (a relative path is taken from the
+   current folder);
+2. a ``data/`` folder holding any of the course's data files in the current directory or any parent
    (so notebooks find it from ``notebooks/``, ``notebooks/solutions/``, the working copy made
    by ``make lab`` and the runner's build folder);
 3. the ``data/`` folder beside the installed package (an editable install).
@@ -47,7 +48,25 @@ FASHION_MNIST_CLASSES: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------------
 
 def _looks_like_data_dir(path: Path) -> bool:
-    return (path / "fashion-mnist").is_dir() and (path / "co2_mm_mlo.csv").exists()
+    """A folder that holds at least one of the course's data files (or folders), so that a
+    single missing file is reported by its own name, not as a missing folder."""
+    return path.is_dir() and any((path / name.split("/")[0]).exists() for name in CHECKSUMS)
+
+
+def _whole_number(value, name: str, minimum: int | None = None) -> int:
+    """``value`` as an int, or a TypeError that names the argument (floats and strings are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a whole number (an int), got {value!r} ({type(value).__name__}).")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+    return int(value)
+
+
+def _real_number(value, name: str) -> float:
+    """``value`` as a float, or a TypeError that names the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__}).")
+    return float(value)
 
 
 def data_dir() -> Path:
@@ -59,10 +78,17 @@ def data_dir() -> Path:
     """
     override = os.environ.get(DATA_DIR_VARIABLE)
     if override:
-        path = Path(override).expanduser()
+        path = Path(os.path.abspath(Path(override).expanduser()))
+        where = "" if Path(override).expanduser().is_absolute() else f" (from {Path.cwd()}: {path})"
         if not path.is_dir():
             raise FileNotFoundError(
-                f"{DATA_DIR_VARIABLE}={override!r} is not a folder. Point it at the course's "
+                f"{DATA_DIR_VARIABLE}={override!r}{where} is not a folder. Point it at the course's "
+                f"data/ folder (an absolute path), or unset it to let the course find data/ by itself."
+            )
+        if not _looks_like_data_dir(path):
+            raise FileNotFoundError(
+                f"{DATA_DIR_VARIABLE}={override!r}{where} holds none of the course's data files "
+                f"({', '.join(sorted({n.split('/')[0] for n in CHECKSUMS}))}). Point it at the course's "
                 f"data/ folder, or unset it to let the course find data/ by itself."
             )
         return path
@@ -75,7 +101,8 @@ def data_dir() -> Path:
         return beside_package
     raise FileNotFoundError(
         f"Could not find the course's data/ folder from {here}. Run the notebook from inside "
-        f"the course repository, or set {DATA_DIR_VARIABLE} to the path of its data/ folder."
+        f"the course repository (if its data/ folder is empty or gone, restore it with "
+        f"`git checkout data/`), or set {DATA_DIR_VARIABLE} to the path of its data/ folder."
     )
 
 
@@ -90,14 +117,31 @@ def read_verified(name: str, directory: Path | None = None) -> bytes:
 
     Raises:
         ValueError: unknown name, or a file that is not valid gzip or fails its checksum.
-        FileNotFoundError: the file is missing.
+        FileNotFoundError: the file is missing, or a folder on its path is a file.
+        PermissionError: the file cannot be read.
     """
     if name not in CHECKSUMS:
         raise ValueError(f"Unknown data file {name!r}; known files: {', '.join(sorted(CHECKSUMS))}.")
-    path = (directory or data_dir()) / name
+    folder = directory or data_dir()
+    path = folder / name
+    via = (f" ({DATA_DIR_VARIABLE} points to {folder}; unset it or point it at the course's data/ folder)"
+           if os.environ.get(DATA_DIR_VARIABLE) and directory is None else "")
     if not path.is_file():
-        raise FileNotFoundError(f"Data file {path} is missing: {RESTORE_HINT}.")
-    raw = path.read_bytes()
+        for parent in reversed(path.relative_to(folder).parents[:-1]):
+            if (folder / parent).exists() and not (folder / parent).is_dir():
+                raise FileNotFoundError(f"{folder / parent} is a file, not a folder: move it away and "
+                                        f"{RESTORE_HINT}{via}.")
+        problem = "is a folder, not a file" if path.is_dir() else "is missing"
+        raise FileNotFoundError(f"Data file {path} {problem}: {RESTORE_HINT}{via}.")
+    try:
+        raw = path.read_bytes()
+    except PermissionError as error:
+        raise PermissionError(
+            f"Cannot read data file {path} ({error.strerror}): give yourself read permission "
+            f"(`chmod u+r {path}`), or {RESTORE_HINT}."
+        ) from None
+    except OSError as error:
+        raise FileNotFoundError(f"Cannot read data file {path} ({error.strerror or error}): {RESTORE_HINT}.") from None
     if name.endswith(".gz"):
         try:
             raw = gzip.decompress(raw)
@@ -164,6 +208,8 @@ def load_fashion_mnist(val_size: int = 5000, seed: int = 0) -> ImageData:
         :class:`ImageData` with 60,000 - ``val_size`` training, ``val_size`` validation and
         10,000 test images.
     """
+    val_size = _whole_number(val_size, "val_size")
+    _whole_number(seed, "seed", minimum=0)
     if not 0 <= val_size < 60_000:
         raise ValueError(f"val_size must be between 0 and 59,999, got {val_size}.")
     folder = data_dir()
@@ -207,7 +253,8 @@ class SeriesData:
 
 
 def split_by_position(length: int, fractions: tuple[float, ...]) -> list[slice]:
-    """Cut ``range(length)`` into consecutive slices with the given fractions (summing to 1)."""
+    """Cut ``range(length)`` into consecutive slices with the given fractions (summing to 1).
+    A tiny fraction can round to an empty slice; callers check the sizes they need."""
     if any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-9:
         raise ValueError(f"fractions must be non-negative and sum to 1, got {fractions}.")
     bounds = np.round(np.cumsum((0.0, *fractions)) * length).astype(int)
@@ -219,8 +266,14 @@ def load_co2(train_fraction: float = 0.7, val_fraction: float = 0.15) -> SeriesD
 
     The first ``train_fraction`` of the months is the training split, the next ``val_fraction``
     the validation split and the rest the test split (defaults 70/15/15: test is roughly
-    2014 to 2024). No seed: the split is by position.
+    2014 to 2024). No seed: the split is by position. ``val_fraction=0`` asks for no validation
+    split; otherwise every split must hold at least one month.
+
+    Raises:
+        ValueError: fractions out of range, or a split that would hold no month.
     """
+    train_fraction = _real_number(train_fraction, "train_fraction")
+    val_fraction = _real_number(val_fraction, "val_fraction")
     if not (0 < train_fraction < 1 and 0 <= val_fraction < 1 and train_fraction + val_fraction < 1):
         raise ValueError(
             f"train_fraction and val_fraction must be in (0, 1) and leave room for a test split, "
@@ -234,6 +287,14 @@ def load_co2(train_fraction: float = 0.7, val_fraction: float = 0.15) -> SeriesD
     if time.shape != (792,) or np.any(ppm <= 0):
         raise ValueError(f"{folder / 'co2_mm_mlo.csv'} does not hold 792 valid months: {RESTORE_HINT}.")
     train, val, test = split_by_position(len(time), (train_fraction, val_fraction, 1 - train_fraction - val_fraction))
+    sizes = {"training": train.stop - train.start, "validation": val.stop - val.start, "test": test.stop - test.start}
+    for split, size in sizes.items():
+        if size == 0 and not (split == "validation" and val_fraction == 0):
+            raise ValueError(
+                f"train_fraction={train_fraction} and val_fraction={val_fraction} leave the {split} split "
+                f"with 0 months (of {len(time)}: {', '.join(f'{k} {v}' for k, v in sizes.items())}). "
+                f"Choose fractions that give each split at least one month, such as 0.7 and 0.15."
+            )
     return SeriesData(
         time=time, ppm=ppm,
         time_train=time[train], ppm_train=ppm[train],
@@ -284,7 +345,11 @@ def load_shakespeare(train_fraction: float = 0.9) -> CharData:
 
     The first ``train_fraction`` of the text (default 90%) is for training, the rest for
     validation, split by position. Chapters 04 and 05 use the same split.
+
+    Raises:
+        ValueError: ``train_fraction`` out of (0, 1), or so close to 0 or 1 that a split is empty.
     """
+    train_fraction = _real_number(train_fraction, "train_fraction")
     if not 0 < train_fraction < 1:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}.")
     text = read_verified("tinyshakespeare.txt").decode("utf-8")
@@ -293,6 +358,12 @@ def load_shakespeare(train_fraction: float = 0.9) -> CharData:
     lookup[[ord(c) for c in vocabulary]] = np.arange(len(vocabulary), dtype=np.int32)
     ids = lookup[np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)]
     cut = int(round(train_fraction * len(ids)))
+    for split, size in (("training", cut), ("validation", len(ids) - cut)):
+        if size == 0:
+            raise ValueError(
+                f"train_fraction={train_fraction} leaves the {split} split with 0 characters (of {len(ids)}: "
+                f"training {cut}, validation {len(ids) - cut}). Choose a fraction such as 0.9."
+            )
     return CharData(text=text, vocabulary=vocabulary, train_ids=ids[:cut], val_ids=ids[cut:])
 
 
@@ -318,6 +389,8 @@ def make_blobs(num_per_class: int = 50, separation: float = 3.0, spread: float =
     condition under which the perceptron learning rule provably converges. ``margin=None``
     keeps the raw Gaussian draw, which may overlap.
     """
+    _whole_number(num_per_class, "num_per_class")
+    _whole_number(seed, "seed", minimum=0)
     if num_per_class < 1 or spread <= 0:
         raise ValueError(f"num_per_class must be >= 1 and spread > 0, got {num_per_class} and {spread}.")
     if margin is not None and not 0 <= margin < separation / np.sqrt(2):
@@ -352,6 +425,8 @@ def make_logic_gate(name: str) -> PointData:
 
 def make_xor(num_points: int = 200, noise: float = 0.1, seed: int = 0) -> PointData:
     """Noisy XOR: points near the four corners of the unit square, labelled by XOR of the corner."""
+    _whole_number(num_points, "num_points")
+    _whole_number(seed, "seed", minimum=0)
     if num_points < 4 or noise < 0:
         raise ValueError(f"num_points must be >= 4 and noise >= 0, got {num_points} and {noise}.")
     rng = np.random.default_rng(seed)
@@ -362,6 +437,8 @@ def make_xor(num_points: int = 200, noise: float = 0.1, seed: int = 0) -> PointD
 
 def make_spirals(num_per_class: int = 100, num_classes: int = 2, noise: float = 0.2, seed: int = 0) -> PointData:
     """Interleaved spirals, one arm per class, radius 0..1 over about one and a half turns."""
+    for argument, value in (("num_per_class", num_per_class), ("num_classes", num_classes), ("seed", seed)):
+        _whole_number(value, argument)
     if num_per_class < 1 or num_classes < 2 or noise < 0:
         raise ValueError("num_per_class must be >= 1, num_classes >= 2 and noise >= 0.")
     rng = np.random.default_rng(seed)
@@ -391,6 +468,8 @@ def make_adding_problem(num_samples: int, length: int, seed: int = 0) -> Sequenc
     two steps, one in the first half and one in the second half. The target is the sum of the
     two marked values. Predicting 1.0 always gives a mean squared error of about 0.167.
     """
+    for argument, value in (("num_samples", num_samples), ("length", length), ("seed", seed)):
+        _whole_number(value, argument)
     if num_samples < 1 or length < 2:
         raise ValueError(f"num_samples must be >= 1 and length >= 2, got {num_samples} and {length}.")
     rng = np.random.default_rng(seed)
@@ -414,6 +493,9 @@ def make_delayed_recall(num_samples: int, delay: int, num_symbols: int = 8, seed
     remember, the next ``delay`` steps show random distractor symbols. The target (``int64``) is
     the symbol from step 0; guessing gives an accuracy of ``1 / num_symbols``.
     """
+    for argument, value in (("num_samples", num_samples), ("delay", delay), ("num_symbols", num_symbols),
+                            ("seed", seed)):
+        _whole_number(value, argument)
     if num_samples < 1 or delay < 0 or num_symbols < 2:
         raise ValueError("num_samples must be >= 1, delay >= 0 and num_symbols >= 2.")
     rng = np.random.default_rng(seed)

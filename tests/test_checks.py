@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,39 @@ def test_check_shape():
         check_shape(array, (None, 784), name="images")
     with pytest.raises(ValueError):
         check_shape([1, 2, 3], (4,))
+
+
+# ---------------------------------------------------------------------------- faults (issue 19)
+
+@pytest.mark.parametrize("actual, expected", [(5.0, np.inf), (np.inf, -np.inf), ([1.0, np.inf], [1.0, 2.0]),
+                                              (-np.inf, -1e308), (np.inf, np.nan)])
+def test_assert_close_fails_when_one_side_is_infinite(actual, expected):
+    with pytest.raises(AssertionError, match="infinite|NaN"):
+        assert_close(actual, expected, atol=1e-6, rtol=1e-3)
+
+
+def test_assert_close_passes_infinities_that_match_exactly():
+    assert assert_close([np.inf, -np.inf, 1.0], [np.inf, -np.inf, 1.0 + 1e-12], rtol=1e-6) == pytest.approx(1e-12)
+
+
+@pytest.mark.parametrize("tolerances", [{"atol": np.nan}, {"rtol": np.nan}, {"atol": "1e-6"}, {"rtol": None}])
+def test_assert_close_refuses_a_tolerance_that_is_not_a_number(tolerances):
+    with pytest.raises(ValueError, match="atol|rtol"):
+        assert_close(1.0, 1000.0, **tolerances)
+
+
+def test_assert_close_compares_complex_values_as_complex():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning: the imaginary part is compared, not dropped
+        with pytest.raises(AssertionError, match="1 of 1"):
+            assert_close([1 + 1j], [1 + 2j])
+        assert assert_close(np.array([1 + 1j, 2.0]), np.array([1 + 1j, 2.0 + 1e-10j])) == pytest.approx(1e-10)
+        with pytest.raises(AssertionError, match="infinite"):
+            assert_close([complex(np.inf, 0)], [complex(np.inf, 1)])
+
+
+def test_check_shape_with_a_bare_number_says_how_to_write_a_shape():
+    with pytest.raises(TypeError, match=r"expected must be a shape.*\(3,\)"):
+        check_shape(np.zeros(3), 3)
+    with pytest.raises(TypeError, match="expected must be a shape"):
+        check_shape(np.zeros(3), (3.0,))

@@ -4,6 +4,7 @@ import gzip
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,3 +208,111 @@ def test_data_readme_lists_every_checksum(root):
     readme = (root / "data" / "README.md").read_text()
     for name, digest in data.CHECKSUMS.items():
         assert name in readme and digest in readme, f"data/README.md lacks {name} or its checksum"
+
+
+# ---------------------------------------------------------------------------- faults (issue 19)
+
+@pytest.mark.parametrize("fractions, split", [((0.7, 0.2999), "test"), ((1e-4, 0.1), "training"),
+                                              ((0.7, 0.0001), "validation")])
+def test_co2_refuses_an_empty_split(fractions, split):
+    with pytest.raises(ValueError, match=rf"{split} split.*0 months"):
+        data.load_co2(*fractions)
+
+
+def test_co2_allows_no_validation_split_when_asked():
+    assert len(data.load_co2(0.8, 0.0).ppm_val) == 0
+
+
+@pytest.mark.parametrize("fraction, split", [(1e-9, "training"), (1 - 1e-9, "validation")])
+def test_shakespeare_refuses_an_empty_split(fraction, split):
+    with pytest.raises(ValueError, match=rf"train_fraction={fraction}.*{split} split.*0 characters"):
+        data.load_shakespeare(fraction)
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda: data.load_fashion_mnist(val_size=5000.0), "val_size"),
+    (lambda: data.load_fashion_mnist(val_size="5000"), "val_size"),
+    (lambda: data.load_fashion_mnist(seed=1.5), "seed"),
+    (lambda: data.load_fashion_mnist(seed="0"), "seed"),
+    (lambda: data.load_co2("0.7"), "train_fraction"),
+    (lambda: data.load_shakespeare(None), "train_fraction"),
+    (lambda: data.make_blobs(num_per_class=2.5), "num_per_class"),
+    (lambda: data.make_xor(seed=0.5), "seed"),
+    (lambda: data.make_adding_problem(10.0, 5), "num_samples"),
+    (lambda: data.make_delayed_recall(8, delay="3"), "delay"),
+])
+def test_wrong_argument_types_name_the_argument(call, argument):
+    with pytest.raises(TypeError, match=rf"{argument} must be"):
+        call()
+
+
+def test_numpy_integers_are_accepted():
+    assert data.make_xor(num_points=np.int64(8), seed=np.int32(1)).x.shape == (8, 2)
+
+
+def fake_repository(tmp_path, root, leave_out=()):
+    """A course folder with data/ linked file by file from the real one, minus ``leave_out``."""
+    for name in data.CHECKSUMS:
+        if name in leave_out or name.split("/")[0] in leave_out:
+            continue
+        (tmp_path / "data" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "data" / name).symlink_to(root / "data" / name)
+    (tmp_path / "notebooks").mkdir()
+    return tmp_path
+
+
+def test_a_missing_file_is_named_not_the_whole_folder(tmp_path, root, monkeypatch):
+    monkeypatch.chdir(fake_repository(tmp_path, root, leave_out=["co2_mm_mlo.csv"]) / "notebooks")
+    with pytest.raises(FileNotFoundError, match=r"co2_mm_mlo\.csv is missing.*git checkout data/"):
+        data.load_co2()
+
+
+def test_a_data_folder_replaced_by_a_file_is_named(tmp_path, root, monkeypatch):
+    fake_repository(tmp_path, root, leave_out=["fashion-mnist"])
+    (tmp_path / "data" / "fashion-mnist").write_text("oops")
+    monkeypatch.chdir(tmp_path / "notebooks")
+    with pytest.raises(FileNotFoundError, match=r"fashion-mnist is a file, not a folder.*git checkout data/"):
+        data.load_fashion_mnist()
+
+
+def test_an_unreadable_file_is_named_with_the_fix(data_copy, monkeypatch):
+    target = data_copy / "co2_mm_mlo.csv"
+    original = Path.read_bytes
+
+    def refuse(path):
+        if path == target:
+            raise PermissionError(13, "Permission denied", str(path))
+        return original(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(PermissionError, match=r"Cannot read data file .*co2_mm_mlo\.csv.*chmod"):
+        data.load_co2()
+
+
+def test_override_pointing_at_an_empty_folder_names_the_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"COURSE_DATA_DIR=.*holds none of the course's data files"):
+        data.load_co2()
+
+
+def test_relative_override_resolves_from_the_current_folder_and_says_so(monkeypatch, tmp_path, root):
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.setenv("COURSE_DATA_DIR", "../mydata")
+    with pytest.raises(FileNotFoundError, match=rf"COURSE_DATA_DIR='../mydata'.*{tmp_path / 'mydata'}"):
+        data.data_dir()
+    (tmp_path / "mydata").symlink_to(root / "data")
+    assert data.data_dir() == tmp_path / "mydata"
+
+
+def test_check_environment_reports_an_unreadable_data_file(data_copy, monkeypatch):
+    pytest.importorskip("tensorflow")
+    from course_lib import setup
+
+    target = data_copy / "tinyshakespeare.txt"
+    original = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda path: (_ for _ in ()).throw(
+        PermissionError(13, "Permission denied", str(path))) if path == target else original(path))
+    broken = [check for check in setup.check_environment() if not check.ok]
+    assert [check.name for check in broken] == ["data/tinyshakespeare.txt"]
+    assert "Cannot read data file" in broken[0].detail
