@@ -1,12 +1,17 @@
 """Record a chapter's figures and compare them with the targets in ``targets.toml``.
 
 In a notebook, :func:`record` prints the figures beside their targets. Under the runner
-(``python -m course_lib.run``), which sets ``COURSE_RESULTS_DIR``, it also writes them to
-``<dir>/<chapter>.json`` so the runner can build its results table.
+(``python -m course_lib.run``), which sets ``COURSE_RESULTS_DIR`` and ``COURSE_NOTEBOOK``, it
+also writes them to ``<dir>/<notebook>.json`` so the runner can build its results table. The
+file is keyed by the notebook the runner runs, not by the name passed to :func:`record`, so a
+renamed copy of a chapter never overwrites the original's figures; a mismatch is noted in the
+file (``_notes``) and shown in the table. A figure that is NaN or infinite is stored as
+``null`` (JSON has no NaN) and named in ``_not_finite``.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
@@ -17,36 +22,104 @@ from pathlib import Path
 import tomllib
 
 RESULTS_DIR_VARIABLE = "COURSE_RESULTS_DIR"
+NOTEBOOK_VARIABLE = "COURSE_NOTEBOOK"  # set by the runner: the stem of the notebook it runs
 TARGETS_FILE = Path(__file__).with_name("targets.toml")
 BOUND_KINDS = ("min", "max", "below", "above")
+NOT_FINITE_NOTE = "not a finite number (stored as null)"
 
 
 @dataclass(frozen=True)
 class Row:
-    """One figure of one chapter: its value, its target in words, and whether it was met
-    (``None`` when it has no target)."""
+    """One figure of one chapter: its value, its target in words, whether it was met
+    (``None`` when it has no target) and a note on anything wrong with it."""
 
     chapter: str
     metric: str
     value: float | None
     target: str
     met: bool | None
+    note: str = ""
 
 
-def load_targets(path: Path = TARGETS_FILE) -> dict[str, dict[str, dict[str, float | str]]]:
-    """Read the targets file: ``{chapter: {metric: {kind: bound}}}``, validated."""
-    with open(path, "rb") as handle:
-        targets = tomllib.load(handle)
+def load_targets(path: Path | None = None) -> dict[str, dict[str, dict[str, float | str]]]:
+    """Read the targets file (default :data:`TARGETS_FILE`): ``{chapter: {metric: {kind: bound}}}``, validated.
+
+    Raises:
+        ValueError: the file is missing, unreadable, not TOML, empty, or a target is malformed;
+            the message names the file and the entry.
+    """
+    path = Path(path or TARGETS_FILE)
+    try:
+        with open(path, "rb") as handle:
+            targets = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path} is not valid TOML ({error}). Fix the line it names, or restore the file "
+                         f"with `git checkout {path.name}`.") from None
+    except OSError as error:
+        raise ValueError(f"Cannot read the targets file {path} ({error.strerror or error}).") from None
+    if not targets:
+        raise ValueError(f"{path} holds no targets; every chapter needs at least wall_seconds = {{ max = ... }}. "
+                         f"Restore the file with `git checkout {path.name}`.")
     for chapter, metrics in targets.items():
+        if not isinstance(metrics, dict):
+            raise ValueError(f"{path}: {chapter} = {metrics!r} is outside a chapter; targets go in chapter "
+                             f"sections such as [\"02_mlp\"].")
         for metric, bound in metrics.items():
             if not isinstance(bound, dict) or len(bound) != 1 or next(iter(bound)) not in BOUND_KINDS:
                 raise ValueError(f"{path}: target {chapter}.{metric} must be one of {BOUND_KINDS}, got {bound!r}.")
+            kind, limit = next(iter(bound.items()))
+            if kind in ("min", "max") and (isinstance(limit, bool) or not isinstance(limit, (int, float))):
+                raise ValueError(f"{path}: target {chapter}.{metric} = {{ {kind} = {limit!r} }} needs a number.")
+            if kind in ("below", "above") and not isinstance(limit, str):
+                raise ValueError(f"{path}: target {chapter}.{metric} = {{ {kind} = {limit!r} }} needs the name of "
+                                 f"another metric of the chapter, in quotes.")
     return targets
 
 
 def _check_name(chapter: str) -> None:
-    if not chapter or any(char in chapter for char in "/\\. ") or chapter != chapter.strip():
+    if not isinstance(chapter, str) or not chapter or any(char in chapter for char in "/\\. ") \
+            or chapter != chapter.strip():
         raise ValueError(f"A chapter is named by its notebook's file stem, such as '02_mlp'; got {chapter!r}.")
+
+
+def _known_notebooks() -> list[str] | None:
+    """The stems of the course's notebooks, seen from the current folder (or the package's
+    repository); ``None`` when no course repository is in sight."""
+    from course_lib import notebooks as nb_tools
+
+    for start in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        try:
+            root = nb_tools.find_root(start)
+        except FileNotFoundError:
+            continue
+        return [p.stem for p in nb_tools.list_notebooks(root, solutions=True)]
+    return None
+
+
+def _check_known(chapter: str) -> None:
+    known = _known_notebooks()
+    if known and chapter not in known:
+        close = difflib.get_close_matches(chapter, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else f" Known notebooks: {', '.join(known)}."
+        raise ValueError(f"record({chapter!r}, ...): there is no notebook {chapter}.ipynb in the course; "
+                         f"name the chapter by its notebook's file stem.{hint}")
+
+
+def read_recorded(path: Path) -> tuple[dict[str, float], list[str]]:
+    """Read a chapter's results file written by :func:`record`: its figures (NaN or infinity
+    restored where ``null`` was stored) and its notes. A missing file has neither."""
+    path = Path(path)
+    if not path.exists():
+        return {}, []
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"Cannot read the results file {path} ({error}); delete it and run the chapter again.") \
+            from None
+    not_finite = stored.get("_not_finite", {})
+    metrics = {name: float(not_finite.get(name, "nan")) if value is None else value
+               for name, value in stored.items() if not name.startswith("_")}
+    return metrics, list(stored.get("_notes", []))
 
 
 def evaluate(chapter: str, metrics: dict[str, float], targets: dict | None = None,
@@ -59,8 +132,9 @@ def evaluate(chapter: str, metrics: dict[str, float], targets: dict | None = Non
     for metric in list(metrics) + missing:
         value = metrics.get(metric)
         bound = chapter_targets.get(metric)
+        note = NOT_FINITE_NOTE if value is not None and not math.isfinite(value) else ""
         if bound is None:
-            rows.append(Row(chapter, metric, value, "", None))
+            rows.append(Row(chapter, metric, value, "", None, note))
             continue
         kind, limit = next(iter(bound.items()))
         if kind in ("below", "above"):
@@ -69,7 +143,7 @@ def evaluate(chapter: str, metrics: dict[str, float], targets: dict | None = Non
             limit = reference
         else:
             target = f"{'>=' if kind == 'min' else '<='} {limit:g}"
-        if value is None or limit is None or math.isnan(value):
+        if value is None or limit is None or math.isnan(value) or math.isnan(limit):
             met = False
         elif kind == "min":
             met = value >= limit
@@ -79,31 +153,39 @@ def evaluate(chapter: str, metrics: dict[str, float], targets: dict | None = Non
             met = value < limit
         else:
             met = value > limit
-        rows.append(Row(chapter, metric, value, target, met))
+        rows.append(Row(chapter, metric, value, target, met, note))
     return rows
 
 
 def format_rows(rows: list[Row], show_chapter: bool = False) -> str:
-    """A plain-text table of rows, aligned, with a 'met' column."""
-    header = (["chapter"] if show_chapter else []) + ["metric", "value", "target", "met"]
+    """A plain-text table of rows, aligned. The 'target' and 'met' columns appear only when
+    some row has a target, the 'note' column only when some row has a note."""
+    with_targets = any(row.target for row in rows)
+    with_notes = any(row.note for row in rows)
+    header = ((["chapter"] if show_chapter else []) + ["metric", "value"] + (["target", "met"] if with_targets else [])
+              + (["note"] if with_notes else []))
     lines = []
     for row in rows:
-        value = "missing" if row.value is None else f"{row.value:.4g}"
+        value = ("missing" if row.target or not row.note else "") if row.value is None else f"{row.value:.4g}"
         met = {True: "yes", False: "NO", None: ""}[row.met]
-        lines.append(([row.chapter] if show_chapter else []) + [row.metric, value, row.target, met])
+        lines.append(([row.chapter] if show_chapter else []) + [row.metric, value]
+                     + ([row.target, met] if with_targets else []) + ([row.note] if with_notes else []))
     widths = [max(len(str(item)) for item in column) for column in zip(header, *lines)]
     render = lambda items: "  ".join(str(item).ljust(width) for item, width in zip(items, widths)).rstrip()  # noqa: E731
     return "\n".join([render(header), render(["-" * w for w in widths])] + [render(line) for line in lines])
 
 
 def write_json_atomically(path: Path, data) -> None:
-    """Write JSON to a temporary file beside ``path``, then replace ``path`` with it."""
+    """Write JSON to a temporary file beside ``path``, flush it to disk, then replace ``path``
+    with it. NaN and infinity are refused (ValueError): they are not JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2, sort_keys=True)
+            json.dump(data, stream, indent=2, sort_keys=True, allow_nan=False)
             stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)  # mkstemp makes files private; these are shared
         os.replace(temporary, path)
     except BaseException:
@@ -115,25 +197,54 @@ def record(chapter: str, **metrics: float) -> None:
     """Record a chapter's figures: print them beside their targets and hand them to the runner.
 
     Args:
-        chapter: the notebook's file stem, such as ``"02_mlp"``.
+        chapter: the notebook's file stem, such as ``"02_mlp"``; it must name a notebook of the
+            course (when the course's repository is in sight).
         **metrics: named numbers, such as ``test_accuracy=0.9012, training_seconds=48.3``.
-            Figures recorded earlier in the same run are kept unless recorded again.
+            Figures recorded earlier in the same run are kept unless recorded again. NaN and
+            infinity are printed, flagged and stored as ``null``.
 
-    The runner measures ``wall_seconds`` itself; targets for figures not recorded here are
-    checked in the runner's table, not in the notebook.
+    Under the runner, the figures are filed under the notebook the runner runs; a different
+    ``chapter`` is noted in the file and flagged in the runner's table. The runner measures
+    ``wall_seconds`` itself; targets for figures not recorded here are checked in the runner's
+    table, not in the notebook.
+
+    Raises:
+        ValueError: a malformed or unknown chapter name, no figures, or a figure that is not a number.
     """
     _check_name(chapter)
     if not metrics:
         raise ValueError("record() needs at least one figure, such as record('02_mlp', test_accuracy=0.9).")
     clean = {}
     for name, value in metrics.items():
+        if name.startswith("_"):
+            raise ValueError(f"Figure names may not start with '_' (kept for the results file's notes): {name!r}.")
         try:
             clean[name] = float(value)
         except (TypeError, ValueError):
             raise ValueError(f"Figure {name!r} must be a number, got {value!r}.") from None
-    print(format_rows(evaluate(chapter, clean, include_missing=False)))
+    running = os.environ.get(NOTEBOOK_VARIABLE) or chapter
+    notes = []
+    if running != chapter:
+        notes.append(f"record() was called with {chapter!r} in notebook {running}; its figures are kept under "
+                     f"{running}. Change the call to record({running!r}, ...).")
+    else:
+        _check_known(chapter)
+    print(format_rows(evaluate(running, clean, include_missing=False)))
+    for note in notes:
+        print(f"Note: {note}")
     directory = os.environ.get(RESULTS_DIR_VARIABLE)
     if directory:
-        path = Path(directory) / f"{chapter}.json"
+        path = Path(directory) / f"{running}.json"
         stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        write_json_atomically(path, {**stored, **clean})
+        not_finite = {**stored.get("_not_finite", {}),
+                      **{name: repr(value) for name, value in clean.items() if not math.isfinite(value)}}
+        for name in clean:
+            if math.isfinite(clean[name]):
+                not_finite.pop(name, None)
+        merged = {**stored, **{name: value if math.isfinite(value) else None for name, value in clean.items()}}
+        merged.pop("_not_finite", None)
+        if not_finite:
+            merged["_not_finite"] = not_finite
+        if notes:
+            merged["_notes"] = sorted(set(stored.get("_notes", [])) | set(notes))
+        write_json_atomically(path, merged)
