@@ -502,3 +502,153 @@ def make_delayed_recall(num_samples: int, delay: int, num_symbols: int = 8, seed
     symbols = rng.integers(0, num_symbols, size=(num_samples, delay + 1))
     x = np.eye(num_symbols, dtype=np.float32)[symbols]
     return SequenceData(x=x, y=symbols[:, 0].astype(np.int64))
+
+
+# --------------------------------------------------------------------------------------------
+# Tiny Shakespeare as labelled speeches: which play does a speech come from?
+# --------------------------------------------------------------------------------------------
+
+# Tiny Shakespeare holds long excerpts of nine plays, one after another. Each play is found by
+# the speaker and the first words of its first speech in the file; the principal characters
+# (names that occur in one play only) check the result: every one of their speeches must fall
+# inside their own play. Provenance: data/README.md.
+PLAY_OPENINGS: tuple[tuple[str, str, str], ...] = (
+    ("Coriolanus", "First Citizen", "Before we proceed any further"),
+    ("Richard III", "GLOUCESTER", "Now is the winter of our discontent"),
+    ("Richard II", "KING RICHARD II", "Old John of Gaunt"),
+    ("Romeo and Juliet", "SAMPSON", "Gregory, o' my word"),
+    ("Henry VI, Part 3", "WARWICK", "I wonder how the king escaped our hands"),
+    ("The Winter's Tale", "ARCHIDAMUS", "If you shall chance, Camillo"),
+    ("Measure for Measure", "DUKE VINCENTIO", "Escalus."),
+    ("The Taming of the Shrew", "SLY", "I'll pheeze you"),
+    ("The Tempest", "Master", "Boatswain!"),
+)
+PLAY_NAMES: tuple[str, ...] = tuple(play for play, _, _ in PLAY_OPENINGS)
+SPEAKER_TO_PLAY: dict[str, str] = {
+    speaker: play
+    for play, speakers in (
+        ("Coriolanus", ("CORIOLANUS", "MENENIUS", "VOLUMNIA", "SICINIUS", "BRUTUS", "AUFIDIUS", "COMINIUS",
+                        "VIRGILIA", "VALERIA", "LARTIUS")),
+        ("Richard III", ("KING RICHARD III", "BUCKINGHAM", "LADY ANNE", "RICHMOND", "CATESBY", "BRAKENBURY",
+                         "TYRREL", "RATCLIFF")),
+        ("Richard II", ("KING RICHARD II", "JOHN OF GAUNT", "HENRY BOLINGBROKE", "DUKE OF AUMERLE",
+                        "THOMAS MOWBRAY", "BUSHY", "BAGOT", "DUKE OF YORK", "BISHOP OF CARLISLE")),
+        ("Romeo and Juliet", ("ROMEO", "MERCUTIO", "FRIAR LAURENCE", "BENVOLIO", "TYBALT", "CAPULET",
+                              "LADY CAPULET", "Nurse", "SAMPSON", "GREGORY")),
+        ("Henry VI, Part 3", ("KING HENRY VI", "WARWICK", "CLIFFORD", "KING LEWIS XI", "LADY GREY", "RUTLAND")),
+        ("The Winter's Tale", ("LEONTES", "HERMIONE", "POLIXENES", "PAULINA", "CAMILLO", "AUTOLYCUS",
+                               "PERDITA", "FLORIZEL", "ANTIGONUS")),
+        ("Measure for Measure", ("DUKE VINCENTIO", "ISABELLA", "ANGELO", "LUCIO", "ESCALUS", "CLAUDIO",
+                                 "POMPEY", "Provost", "MARIANA")),
+        ("The Taming of the Shrew", ("PETRUCHIO", "KATHARINA", "BAPTISTA", "TRANIO", "LUCENTIO", "GREMIO",
+                                     "HORTENSIO", "GRUMIO", "SLY", "BIANCA")),
+        ("The Tempest", ("PROSPERO", "MIRANDA", "ARIEL", "CALIBAN", "GONZALO", "FERDINAND", "ALONSO")),
+    )
+    for speaker in speakers
+}
+
+
+def label_speeches(text: str) -> tuple[list[str], list[str], np.ndarray]:
+    """Cut tiny Shakespeare into speeches and label each with the index of its play.
+
+    A speech is a block between blank lines whose first line is ``SPEAKER:`` (a few have no
+    text after it: their stage business was cut). Plays are found
+    with :data:`PLAY_OPENINGS`, in that order, and checked with :data:`SPEAKER_TO_PLAY`.
+
+    Returns:
+        ``speakers`` and ``speeches`` (the block, speaker line included), two lists of ``str``,
+        and ``labels``, ``int64`` ``[num_speeches]`` of indices into :data:`PLAY_NAMES`.
+
+    Raises:
+        ValueError: the text does not have this structure (a block without a speaker line, a play
+            opening not found or out of order, a principal speaker outside their play).
+    """
+    speeches = [block.strip("\n") for block in text.split("\n\n") if block.strip("\n")]
+    speakers = []
+    for number, speech in enumerate(speeches):
+        first_line = speech.split("\n", 1)[0]
+        if not first_line.endswith(":"):
+            raise ValueError(f"Speech {number} does not start with a 'SPEAKER:' line: "
+                             f"{speech[:60]!r}. Is this tiny Shakespeare? {RESTORE_HINT}.")
+        speakers.append(first_line[:-1])
+    starts = []
+    for play, speaker, opening in PLAY_OPENINGS:
+        after = starts[-1] + 1 if starts else 0
+        found = next((i for i in range(after, len(speeches))
+                      if speakers[i] == speaker and speeches[i].startswith(f"{speaker}:\n{opening}")), None)
+        if found is None:
+            raise ValueError(f"The opening of {play} ({speaker}: {opening!r}) was not found in order. {RESTORE_HINT}.")
+        starts.append(found)
+    if starts[0] != 0:
+        raise ValueError(f"The text must begin with the opening of {PLAY_NAMES[0]}. {RESTORE_HINT}.")
+    labels = np.searchsorted(np.array(starts), np.arange(len(speeches)), side="right").astype(np.int64) - 1
+    for number, (speaker, label) in enumerate(zip(speakers, labels)):
+        play = SPEAKER_TO_PLAY.get(speaker)
+        if play is not None and PLAY_NAMES[label] != play:
+            raise ValueError(f"Speech {number} by {speaker} falls in {PLAY_NAMES[label]}, but the table puts "
+                             f"{speaker} in {play}. {RESTORE_HINT}.")
+    return speakers, speeches, labels
+
+
+@dataclass(frozen=True)
+class SpeechData:
+    """Speeches labelled by play, split three ways, and the text left for pretraining.
+
+    ``text_*`` are object arrays of ``str`` ``[num_speeches]``: the words of one speech, its
+    ``SPEAKER:`` line removed (the name would give the play away). ``y_*`` are ``int64``
+    ``[num_speeches]`` indices into ``play_names``. ``pretraining_text`` is the whole file with
+    every validation and test speech cut out (speaker lines kept, speeches still separated by
+    blank lines), so that a model pretrained on it has never read them.
+    """
+
+    text_train: np.ndarray
+    y_train: np.ndarray
+    text_val: np.ndarray
+    y_val: np.ndarray
+    text_test: np.ndarray
+    y_test: np.ndarray
+    play_names: tuple[str, ...]
+    pretraining_text: str
+
+
+def load_play_speeches(min_characters: int = 100, val_fraction: float = 0.2, test_fraction: float = 0.2,
+                       seed: int = 0) -> SpeechData:
+    """Load tiny Shakespeare as a play-classification task: which play is this speech from?
+
+    Args:
+        min_characters: speeches with fewer characters of text than this (after the speaker line)
+            are left out of the labelled splits (they stay in the pretraining text): "Ay, my
+            lord." could be from any play.
+        val_fraction, test_fraction: shares of each play's labelled speeches held out; the split
+            is stratified, so every play appears in every split in the same proportion.
+        seed: seeds the random choice of held-out speeches.
+
+    Returns:
+        :class:`SpeechData`; speeches keep the order of the file within each split.
+    """
+    if isinstance(min_characters, bool) or not isinstance(min_characters, int) or min_characters < 1:
+        raise ValueError(f"min_characters must be a positive integer, got {min_characters!r}.")
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0 < value < 1:
+            raise ValueError(f"{name} must be in (0, 1), got {value!r}.")
+    if val_fraction + test_fraction >= 1:
+        raise ValueError(f"val_fraction + test_fraction must be below 1 to leave speeches for training, "
+                         f"got {val_fraction} + {test_fraction}.")
+    speakers, speeches, labels = label_speeches(read_verified("tinyshakespeare.txt").decode("utf-8"))
+    words = np.array([speech.partition("\n")[2] for speech in speeches], dtype=object)
+    eligible = np.array([len(w) >= min_characters for w in words])
+    rng = np.random.default_rng(seed)
+    split = np.full(len(speeches), -1)  # -1: unlabelled, 0: train, 1: validation, 2: test
+    for play in range(len(PLAY_NAMES)):
+        members = rng.permutation(np.flatnonzero(eligible & (labels == play)))
+        num_val, num_test = int(round(val_fraction * len(members))), int(round(test_fraction * len(members)))
+        if min(num_val, num_test, len(members) - num_val - num_test) < 1:
+            raise ValueError(f"{PLAY_NAMES[play]} has only {len(members)} speeches of at least {min_characters} "
+                             f"characters, too few for three splits; lower min_characters.")
+        split[members[:num_val]], split[members[num_val:num_val + num_test]] = 1, 2
+        split[members[num_val + num_test:]] = 0
+    pretraining_text = "\n\n".join(s for s, part in zip(speeches, split) if part not in (1, 2)) + "\n"
+    pick = lambda part: (words[split == part], labels[split == part])  # noqa: E731
+    (text_train, y_train), (text_val, y_val), (text_test, y_test) = pick(0), pick(1), pick(2)
+    return SpeechData(text_train=text_train, y_train=y_train, text_val=text_val, y_val=y_val, text_test=text_test,
+                      y_test=y_test, play_names=PLAY_NAMES, pretraining_text=pretraining_text)
