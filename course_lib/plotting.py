@@ -157,13 +157,17 @@ def plot_confusion_matrix(y_true, y_pred, class_names: Sequence[str], ax=None, n
 
 
 def plot_decision_boundary(predict: Callable[[np.ndarray], np.ndarray], x, y, ax=None,
-                           resolution: int = 200, margin: float = 0.5):
+                           resolution: int = 200, margin: float = 0.5, colorbar_label: str | None = None):
     """Shade the plane by a 2-D classifier's output and draw the labelled points on top.
+
+    The shading runs from class 0's colour through white (0.5) to class 1's, the colours of
+    the points.
 
     Args:
         predict: maps points ``[n, 2]`` to scores ``[n]`` (probability of class 1, or a class
             index); the 0.5 level is drawn as the boundary.
         x: points ``[num_points, 2]``; ``y``: integer labels ``[num_points]``.
+        colorbar_label: when given, a colour bar with this label explains the shading.
     """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
     if x.ndim != 2 or x.shape[1] != 2:
@@ -176,8 +180,11 @@ def plot_decision_boundary(predict: Callable[[np.ndarray], np.ndarray], x, y, ax
     # value everywhere shows as one honest colour, not as a stretched colour ramp.
     probabilities = scores.min() >= 0 and scores.max() <= 1
     levels = np.linspace(0, 1, 21) if probabilities else 20
-    ax.contourf(grid_x, grid_y, scores, levels=levels, cmap="RdBu_r", alpha=0.35, vmin=0 if probabilities else None,
-                vmax=1 if probabilities else None)
+    class_colours = mpl.colors.LinearSegmentedColormap.from_list("class_colours", [COLOURS[0], "white", COLOURS[1]])
+    shading = ax.contourf(grid_x, grid_y, scores, levels=levels, cmap=class_colours, alpha=0.45,
+                          vmin=0 if probabilities else None, vmax=1 if probabilities else None)
+    if colorbar_label is not None:
+        ax.figure.colorbar(shading, ax=ax, label=colorbar_label)
     if np.ptp(scores) > 0 and scores.min() < 0.5 < scores.max():
         ax.contour(grid_x, grid_y, scores, levels=[0.5], colors="black", linewidths=1.5)
     for label in np.unique(y):

@@ -76,6 +76,10 @@ def test_decision_boundary():
     y = np.array([0, 1, 0, 1])
     ax = plotting.plot_decision_boundary(lambda p: 1 / (1 + np.exp(-(p[:, 0] + p[:, 1]))), x, y, resolution=50)
     assert ax.get_xlabel() == "$x_1$" and len(ax.collections) >= 3 and ax.get_legend() is not None
+    assert len(ax.figure.axes) == 1  # no colour bar unless asked for
+    ax = plotting.plot_decision_boundary(lambda p: 1 / (1 + np.exp(-p[:, 0])), x, y, resolution=20,
+                                         colorbar_label="P(class 1)")
+    assert len(ax.figure.axes) == 2 and ax.figure.axes[1].get_ylabel() == "P(class 1)"
     with pytest.raises(ValueError, match=r"\[num_points, 2\]"):
         plotting.plot_decision_boundary(lambda p: p[:, 0], np.zeros((3, 3)), y[:3])
 
