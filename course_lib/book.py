@@ -207,6 +207,8 @@ def stage(notebooks_dir: Path, book_dir: Path, staging: Path) -> dict:
             notebook = nbformat.read(path, as_version=4)
         except Exception as error:  # nbformat raises several types for a broken file
             raise ValueError(f"{path} is not a readable notebook ({error}). Fix or remove it.") from None
+        if not notebook.get("cells"):
+            raise ValueError(f"{path} has no cells; a chapter needs at least its title cell. Fix or remove it.")
         original = staging / SOURCES_FOLDER / "notebooks" / relative
         original.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, original)

@@ -21,20 +21,28 @@ from course_lib import notebooks as nb_tools
 
 
 def prepare_working_copy(root: Path, work_dir: Path | None = None) -> tuple[Path, list[Path]]:
-    """Copy every notebook under ``notebooks/`` into ``work/`` unless a copy is already there.
+    """Copy the course's notebooks (the chapters and their solutions, as the runner lists them)
+    into ``work/`` unless a copy is already there. Anything else under ``notebooks/``, such as
+    executed or failed copies from a build folder made there, is not copied.
 
     Returns:
         The working folder and the notebooks newly copied into it.
+
+    Raises:
+        FileExistsError: ``work/`` (or a folder inside it) is a file; the message says what to do.
     """
     source = root / "notebooks"
     work_dir = work_dir or root / "work"
     copied = []
-    for path in sorted(source.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
-            continue
+    for path in nb_tools.notebooks_in(source, solutions=True):
         target = work_dir / path.relative_to(source)
         if target.exists():
             continue
+        inside = [work_dir / part for part in reversed(target.relative_to(work_dir).parents[:-1])]
+        for folder in (work_dir, *inside):
+            if folder.exists() and not folder.is_dir():
+                raise FileExistsError(f"{folder} is a file, not a folder, so the working copy cannot go there. "
+                                      f"Rename or move that file, then run `make lab` again.")
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.tmp")
         shutil.copyfile(path, temporary)
@@ -49,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     arguments, lab_arguments = parser.parse_known_args(argv)
     try:
         root = nb_tools.find_root()
-    except FileNotFoundError as error:
+        work_dir, copied = prepare_working_copy(root)
+    except OSError as error:  # not in the repository, work/ is a file, a full disk
         print(f"error: {error}", file=sys.stderr)
         return 2
-    work_dir, copied = prepare_working_copy(root)
     print(f"Working copy: {work_dir} ({len(copied)} new notebook(s) copied; existing ones left as they are)")
     if arguments.prepare:
         return 0

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 KEPT_CELL_METADATA = ("tags",)
+TEMPORARY_PATTERN = ".*.ipynb.tmp"  # what write_atomically leaves if it is killed mid-write (git-ignored)
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -64,6 +67,30 @@ def select(notebooks: list[Path], names: list[str]) -> list[Path]:
     return sorted(chosen, key=notebooks.index)
 
 
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read and validate a notebook (nbformat 4).
+
+    Raises:
+        ValueError: the file is not JSON, does not follow the notebook format, or cannot be
+            read; the message names the file and how to restore it.
+    """
+    path = Path(path)
+    fix = f"Fix it in JupyterLab, or restore the committed copy with `git checkout {path.name}` in its folder."
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}), so it is not a readable notebook. {fix}") from None
+    except nbformat.ValidationError as error:
+        reason = str(error).split("\n", 1)[0]
+        raise ValueError(f"{path} does not follow the notebook format ({reason}). {fix}") from None
+    except OSError as error:
+        raise ValueError(f"Cannot read {path} ({error.strerror or error}).") from None
+    except Exception as error:  # nbformat raises several other types for a damaged file
+        raise ValueError(f"{path} is not a readable notebook ({type(error).__name__}: {error}). {fix}") from None
+    return notebook
+
+
 def normalise(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Strip what changes from machine to machine but keep outputs and execution counts:
     notebook metadata reduced to the kernel spec, cell metadata to tags."""
@@ -79,15 +106,35 @@ def normalise(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def write_atomically(notebook: nbformat.NotebookNode, path: Path) -> None:
-    """Write a notebook to a temporary file beside ``path``, then replace ``path``: a failure
-    never leaves a half-written notebook."""
+    """Write a notebook to a temporary file beside ``path``, flush it to disk, then replace
+    ``path``: a failure never leaves a half-written notebook. A process killed mid-write leaves
+    ``.NAME.*.ipynb.tmp`` (git-ignored), which :func:`remove_stale_temporaries` cleans."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".ipynb.tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             nbformat.write(notebook, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)  # mkstemp makes files private; these are shared
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(folder: Path, older_than: float = 300.0) -> list[Path]:
+    """Delete the temporary files that :func:`write_atomically` left under ``folder`` when it
+    was killed, if not touched for ``older_than`` seconds (a write in progress is seconds old).
+    Returns the files removed."""
+    removed = []
+    if not Path(folder).is_dir():
+        return removed
+    for path in sorted(Path(folder).rglob(TEMPORARY_PATTERN)):
+        try:
+            if path.is_file() and time.time() - path.stat().st_mtime > older_than:
+                path.unlink()
+                removed.append(path)
+        except OSError:  # gone already, or not ours to delete: leave it
+            continue
+    return removed

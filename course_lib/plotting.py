@@ -38,6 +38,26 @@ def _axes(ax):
     return ax if ax is not None else plt.figure().add_subplot()
 
 
+def _class_indices(values, name: str) -> np.ndarray:
+    """``values`` as a 1-D int64 array of class indices, or a ValueError that says what it holds
+    instead (floats such as probabilities, a 2-D array of scores, strings) and how to fix it."""
+    array = np.asarray(values)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        hint = (f" It looks like per-class scores: pass {name}.argmax(axis=1)." if array.ndim == 2 else "")
+        raise ValueError(f"{name} has shape {list(array.shape)}; it must be 1-D class indices [num_examples].{hint}")
+    if array.size and not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"{name} must hold class indices (integers), got dtype {array.dtype}.")
+    if np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.complexfloating):
+        whole = np.isfinite(array) & (array == np.round(array))
+        if not np.all(whole):
+            example = array[~whole][0]
+            raise ValueError(f"{name} holds non-integer values such as {example:g}; it must hold class indices. "
+                             f"For probabilities or scores, pass their argmax(axis=1) (or > 0.5 for one column).")
+    return array.astype(np.int64)
+
+
 def _history_dict(history) -> dict[str, list[float]]:
     """Accept a Keras ``History`` or a plain ``{metric: [per-epoch values]}`` mapping."""
     if hasattr(history, "history"):
@@ -78,6 +98,9 @@ def plot_learning_curves(runs, metric: str = "loss", ax=None, validation: bool =
                     raise KeyError(f"Metric {metric!r} not in history; available: {sorted(group[0])}.")
                 continue
             length = min(len(h[key]) for h in group)
+            if length == 0:
+                raise ValueError(f"{key!r} has no values{f' in run {label!r}' if label else ''}: train for at least "
+                                 f"one epoch before plotting.")
             values = np.array([h[key][:length] for h in group])
             epochs = np.arange(1, length + 1)
             name = f"{label} ({part})" if label else part
@@ -104,6 +127,8 @@ def show_image_grid(images, labels: Sequence[str] | None = None, num_columns: in
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"Got {len(images)} images but {len(labels)} labels.")
     count, height, width = images.shape
+    if count == 0 or height == 0 or width == 0:
+        raise ValueError(f"images has shape {list(images.shape)}: there are no images (or no pixels) to show.")
     num_columns = max(1, min(num_columns, count))
     num_rows = -(-count // num_columns)
     gap_x = max(2, width // 4) if labels is not None else 2
@@ -132,9 +157,11 @@ def plot_confusion_matrix(y_true, y_pred, class_names: Sequence[str], ax=None, n
 
     With ``normalize`` each row is divided by its total, so the diagonal is per-class recall.
     """
-    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    y_true, y_pred = _class_indices(y_true, "y_true"), _class_indices(y_pred, "y_pred")
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true and y_pred differ in length: {y_true.size} vs {y_pred.size}.")
+    if y_true.size == 0:
+        raise ValueError("y_true and y_pred are empty: a confusion matrix needs at least one example.")
     num_classes = len(class_names)
     if y_true.size and (min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= num_classes):
         raise ValueError(f"Labels must lie in 0..{num_classes - 1} for {num_classes} class names.")
@@ -169,9 +196,15 @@ def plot_decision_boundary(predict: Callable[[np.ndarray], np.ndarray], x, y, ax
         x: points ``[num_points, 2]``; ``y``: integer labels ``[num_points]``.
         colorbar_label: when given, a colour bar with this label explains the shading.
     """
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
+    x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != 2:
         raise ValueError(f"x must have shape [num_points, 2], got {list(x.shape)}.")
+    if len(x) == 0:
+        raise ValueError("x is empty: plot_decision_boundary needs at least one point.")
+    _class_indices(y, "y")  # checked; the labels are drawn as given (0 or 0.0)
+    y = np.asarray(y).reshape(-1)
+    if len(y) != len(x):
+        raise ValueError(f"Got {len(x)} points but {len(y)} labels; give one label per point.")
     ax = _axes(ax)
     low, high = x.min(axis=0) - margin, x.max(axis=0) + margin
     grid_x, grid_y = np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
@@ -203,6 +236,8 @@ def plot_heatmap(matrix, x_labels: Sequence[str] | None = None, y_labels: Sequen
     matrix = np.asarray(matrix)
     if matrix.ndim != 2:
         raise ValueError(f"matrix must be 2-D, got shape {list(matrix.shape)}.")
+    if matrix.size == 0:
+        raise ValueError(f"matrix is empty (shape {list(matrix.shape)}); there is nothing to show.")
     ax = _axes(ax)
     image = ax.imshow(matrix, cmap=cmap, aspect="auto", interpolation="nearest")
     if x_labels is not None:

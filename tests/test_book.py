@@ -158,6 +158,15 @@ def test_stage_rejects_a_missing_config_and_a_broken_notebook(tmp_path):
         book.stage(notebooks, ROOT / "book", tmp_path / "staging")
 
 
+def test_stage_names_a_notebook_with_no_cells(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 00 · A")]), notebooks / "00_a.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(), notebooks / "01_empty.ipynb")
+    with pytest.raises(ValueError, match=r"01_empty\.ipynb has no cells"):
+        book.stage(notebooks, ROOT / "book", tmp_path / "staging")
+
+
 def test_build_refuses_to_replace_a_folder_it_did_not_build(tmp_path):
     (tmp_path / "precious.txt").write_text("keep me")
     with pytest.raises(ValueError, match="not a book built here"):

@@ -57,3 +57,39 @@ def test_write_atomically_never_half_writes(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         nb_tools.write_atomically(nbformat.v4.new_notebook(), path)
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["a.ipynb"]
+
+
+def test_write_atomically_syncs_before_renaming(tmp_path, monkeypatch):
+    import os
+
+    events = []
+    original_replace = os.replace
+    monkeypatch.setattr(nb_tools.os, "fsync", lambda fd: events.append("fsync"))
+    monkeypatch.setattr(nb_tools.os, "replace", lambda a, b: (events.append("replace"), original_replace(a, b)))
+    nb_tools.write_atomically(nbformat.v4.new_notebook(), tmp_path / "a.ipynb")
+    assert events[:2] == ["fsync", "replace"]
+
+
+def test_temporary_files_are_ignored_by_git(root):
+    import subprocess
+
+    for name in ("notebooks/.02_mlp.k3j2_x.ipynb.tmp", "notebooks/solutions/.02_mlp_solutions.a.ipynb.tmp",
+                 "build/results/.02_mlp.json.x.tmp"):
+        result = subprocess.run(["git", "check-ignore", "-q", "--no-index", name], cwd=root)
+        assert result.returncode == 0, f"{name} is not ignored by .gitignore"
+
+
+def test_stale_temporaries_are_cleaned_and_fresh_ones_kept(tmp_path):
+    import os
+    import time
+
+    (tmp_path / "solutions").mkdir()
+    stale = tmp_path / "solutions" / ".02_mlp_solutions.abc123.ipynb.tmp"
+    fresh = tmp_path / ".03_cnn.def456.ipynb.tmp"
+    keep = tmp_path / "02_mlp.ipynb"
+    for path in (stale, fresh, keep):
+        path.write_text("{")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    os.utime(keep, (time.time() - 3600, time.time() - 3600))
+    assert nb_tools.remove_stale_temporaries(tmp_path) == [stale]
+    assert not stale.exists() and fresh.exists() and keep.exists()

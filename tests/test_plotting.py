@@ -101,3 +101,41 @@ def test_loss_surface_with_trajectories():
                                log_scale=True, resolution=40)
     with pytest.raises(ValueError, match="num_steps, 2"):
         plotting.plot_loss_surface(lambda a, b: a + b, (0, 1), (0, 1), {"bad": np.zeros(3)}, resolution=10)
+
+
+# ---------------------------------------------------------------------------- faults (issue 19)
+
+@pytest.mark.parametrize("y_true, y_pred, message", [
+    ([], [], "empty"),
+    ([0.0, 1.5], [0, 1], r"y_true holds non-integer values such as 1\.5"),
+    ([0, 1], [[0.9, 0.1], [0.2, 0.8]], r"y_pred has shape \[2, 2\].*argmax\(axis=1\)"),
+    ([0, 1], [0.1, 0.8], r"y_pred holds non-integer values such as 0\.1.*argmax"),
+    (["a", "b"], [0, 1], "y_true must hold class indices"),
+])
+def test_confusion_matrix_explains_bad_labels(y_true, y_pred, message):
+    with pytest.raises(ValueError, match=message):
+        plotting.plot_confusion_matrix(y_true, y_pred, ["a", "b"])
+
+
+def test_confusion_matrix_accepts_whole_floats():
+    ax = plotting.plot_confusion_matrix(np.array([0.0, 1.0]), np.array([1, 1]), ["a", "b"], normalize=False)
+    np.testing.assert_array_equal(ax.images[0].get_array(), [[0, 1], [0, 1]])
+
+
+@pytest.mark.parametrize("x, y, message", [
+    (np.zeros((0, 2)), np.zeros(0, dtype=int), "empty"),
+    (np.zeros((3, 2)), np.array([0, 1]), "3 points but 2 labels"),
+    (np.zeros((2, 2)), np.array([0.2, 0.7]), "non-integer values"),
+])
+def test_decision_boundary_explains_bad_points_and_labels(x, y, message):
+    with pytest.raises(ValueError, match=message):
+        plotting.plot_decision_boundary(lambda p: p[:, 0], x, y, resolution=10)
+
+
+def test_empty_inputs_are_explained():
+    with pytest.raises(ValueError, match="no images"):
+        plotting.show_image_grid(np.zeros((0, 28, 28)))
+    with pytest.raises(ValueError, match="empty"):
+        plotting.plot_heatmap(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="'loss' has no values"):
+        plotting.plot_learning_curves({"loss": []})

@@ -96,3 +96,171 @@ def test_list_and_outside_repository(course, tmp_path_factory, monkeypatch, caps
     monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
     assert run.main([]) == 2
     assert "not inside the course repository" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- faults (issue 19)
+
+@pytest.mark.parametrize("build_dir", [".", "notebooks", "notebooks/build", "notebooks/../notebooks/solutions"])
+def test_a_build_folder_onto_the_notebooks_or_the_root_is_refused(course, capsys, build_dir):
+    before = {p: p.read_bytes() for p in (course / "notebooks").rglob("*.ipynb")}
+    assert run.main(["--chapters", "00", "--build-dir", build_dir]) == 2
+    captured = capsys.readouterr()
+    assert "--build-dir" in captured.err and "committed notebooks" in captured.err and "[1/" not in captured.out
+    assert {p: p.read_bytes() for p in (course / "notebooks").rglob("*.ipynb")} == before
+    assert not (course / "results").exists() and not (course / "notebooks" / "results").exists()
+
+
+def test_a_renamed_copy_is_keyed_by_its_own_notebook_and_flagged(course, capsys):
+    make_notebook(course / "notebooks" / "07_mlp_copy.ipynb",
+                  "from course_lib import results\nresults.record('02_mlp', test_accuracy=0.5)")
+    assert run.main(["--chapters", "02", "07"]) == 0
+    printed = capsys.readouterr().out
+    assert json.loads((course / "build" / "results" / "02_mlp.json").read_text())["test_accuracy"] == 0.95
+    assert json.loads((course / "build" / "results" / "07_mlp_copy.json").read_text())["test_accuracy"] == 0.5
+    flagged = [line for line in printed.splitlines() if line.startswith("07_mlp_copy") and "record()" in line]
+    assert flagged and "'02_mlp'" in flagged[0]
+    assert "All targets met" not in printed
+    summary = json.loads((course / "build" / "results.json").read_text())
+    assert summary["02_mlp"]["metrics"]["test_accuracy"] == 0.95
+    assert summary["07_mlp_copy"]["notes"]
+
+
+def stale_notebook(path, sources):
+    """A notebook whose code cells carry committed outputs and execution counts."""
+    make_notebook(path, *sources)
+    notebook = nbformat.read(path, as_version=4)
+    for count, cell in enumerate(notebook.cells[1:], 1):
+        cell.execution_count = count
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"committed output {count}\n")]
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_the_failed_copy_clears_the_cells_that_did_not_run(course, capsys):
+    stale_notebook(course / "notebooks" / "01_broken.ipynb", ["print('ran')", "1 / 0", "print('never')", "x = 2"])
+    assert run.main(["--chapters", "01"]) == 1
+    error = capsys.readouterr().err
+    assert "01_broken: code cell 2 of 4 failed" in error and "\x1b[" not in error  # no colour codes in a log
+    failed = nbformat.read(course / "build" / "notebooks" / "01_broken.failed.ipynb", as_version=4)
+    cells = failed.cells[1:]
+    assert cells[0].outputs[0].text == "ran\n" and cells[0].execution_count == 1
+    assert cells[1].outputs[0].output_type == "error"
+    assert [(c.execution_count, c.outputs) for c in cells[2:]] == [(None, []), (None, [])]
+
+
+def test_a_timeout_names_the_cell_and_clears_the_rest(course, capsys):
+    stale_notebook(course / "notebooks" / "01_slow.ipynb", ["x = 1", "import time\ntime.sleep(30)", "print('never')"])
+    assert run.main(["--chapters", "01", "--cell-timeout", "2"]) == 1
+    error = capsys.readouterr().err
+    assert "01_slow: code cell 2 of 3 timed out after 2 s" in error and "cell None" not in error
+    assert "--cell-timeout" in error
+    failed = nbformat.read(course / "build" / "notebooks" / "01_slow.failed.ipynb", as_version=4)
+    assert [(c.execution_count, c.outputs) for c in failed.cells[3:]] == [(None, [])]
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_cell_timeout_that_is_not_positive_is_refused(course, capsys, value):
+    with pytest.raises(SystemExit):
+        run.main(["--chapters", "00", "--cell-timeout", value])
+    error = capsys.readouterr().err
+    assert "--cell-timeout" in error and "positive" in error
+    with pytest.raises(ValueError, match="cell_timeout"):
+        run.run(["00"], False, False, None, int(value), course)
+
+
+def test_a_build_folder_that_is_a_file_is_refused_before_running(course, capsys):
+    (course / "elsewhere").write_text("a file")
+    assert run.main(["--chapters", "00", "--build-dir", "elsewhere"]) == 2
+    captured = capsys.readouterr()
+    assert "elsewhere" in captured.err and "not a folder" in captured.err and "[1/" not in captured.out
+
+
+def test_a_write_error_names_the_path(course, capsys, monkeypatch):
+    def disk_full(notebook, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(nb_tools, "write_atomically", disk_full)
+    assert run.main(["--chapters", "00"]) == 2
+    error = capsys.readouterr().err
+    assert "No space left on device" in error and str(course / "build" / "notebooks" / "00_start_here.ipynb") in error
+    assert "Traceback" not in error
+
+
+@pytest.mark.parametrize("content, reason", [("not json {", "not valid JSON"),
+                                             ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, '
+                                              '"cells": [{"cell_type": "code"}]}', "does not follow the notebook format")])
+def test_a_broken_notebook_is_named_before_anything_runs(course, capsys, content, reason):
+    (course / "notebooks" / "01_bad.ipynb").write_text(content)
+    assert run.main([]) == 2
+    captured = capsys.readouterr()
+    assert "01_bad.ipynb" in captured.err and reason in captured.err and "git checkout" in captured.err
+    assert "[1/" not in captured.out and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("text, message", [('["02_mlp"\n', "not valid TOML"), ("", "holds no targets")])
+def test_targets_are_validated_before_anything_runs(course, capsys, monkeypatch, text, message):
+    path = course / "targets.toml"
+    path.write_text(text)
+    monkeypatch.setattr(run.results, "TARGETS_FILE", path)
+    assert run.main(["--chapters", "00"]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and str(path) in captured.err and "[1/" not in captured.out
+
+
+def test_a_partial_run_keeps_the_other_chapters_in_results_json(course, capsys):
+    assert run.main(["--chapters", "02"]) == 0
+    assert run.main(["--chapters", "00"]) == 0
+    summary = json.loads((course / "build" / "results.json").read_text())
+    assert set(summary) == {"00_start_here", "02_mlp"}
+    assert summary["00_start_here"]["this_run"] is True and summary["02_mlp"]["this_run"] is False
+    assert summary["02_mlp"]["metrics"]["test_accuracy"] == 0.95
+
+
+def test_relative_data_folder_resolves_from_where_the_runner_was_started(course, monkeypatch):
+    (course / "mydata").mkdir()
+    (course / "mydata" / "co2_mm_mlo.csv").write_text("")
+    monkeypatch.setenv("COURSE_DATA_DIR", "mydata")
+    make_notebook(course / "notebooks" / "01_data.ipynb", "from course_lib import data\nprint(data.data_dir())")
+    assert run.main(["--chapters", "01"]) == 0
+    executed = nbformat.read(course / "build" / "notebooks" / "01_data.ipynb", as_version=4)
+    assert executed.cells[1].outputs[0].text.strip() == str(course / "mydata")
+
+
+def test_stale_temporaries_from_a_killed_write_back_are_removed(course, capsys):
+    import os
+    import time
+
+    stale = course / "notebooks" / ".00_start_here.x1y2z3.ipynb.tmp"
+    stale.write_text('{"cells": [')
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    assert run.main(["--chapters", "00"]) == 0
+    assert not stale.exists() and "stale temporary" in capsys.readouterr().out
+
+
+def test_ctrl_c_says_what_was_saved_and_that_nothing_committed_changed(course):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    marker = course / "started"
+    path = stale_notebook(course / "notebooks" / "01_long.ipynb",
+                          [f"open({str(marker)!r}, 'w').close()", "import time\ntime.sleep(60)", "print('never')"])
+    before = path.read_bytes()
+    process = subprocess.Popen([sys.executable, "-m", "course_lib.run", "--chapters", "01", "--refresh"], cwd=course,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+        time.sleep(1)
+        os.kill(process.pid, signal.SIGINT)
+        out, error = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, error
+    assert "Interrupted" in error and "01_long" in error and "code cell 2 of 3" in error
+    assert "nothing committed changed" in error.lower() and "01_long.failed.ipynb" in error
+    assert "Traceback" not in error and "Task exception" not in error and len(error.splitlines()) <= 6
+    assert path.read_bytes() == before
