@@ -261,7 +261,7 @@ def check_environment() -> list[Check]:
         try:
             data.read_verified(name)
             checks.append(Check(f"data/{name}", True, "present, checksum verified"))
-        except (FileNotFoundError, ValueError) as error:
+        except (OSError, ValueError) as error:  # missing, unreadable or damaged: reported, never a crash
             checks.append(Check(f"data/{name}", False, str(error)))
     return checks
 
