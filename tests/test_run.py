@@ -264,3 +264,23 @@ def test_ctrl_c_says_what_was_saved_and_that_nothing_committed_changed(course):
     assert "nothing committed changed" in error.lower() and "01_long.failed.ipynb" in error
     assert "Traceback" not in error and "Task exception" not in error and len(error.splitlines()) <= 6
     assert path.read_bytes() == before
+
+
+def test_a_build_folder_that_is_not_writable_is_refused_before_running(course, capsys, monkeypatch):
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)  # as root, chmod would not stop the write
+    assert run.main(["--chapters", "00"]) == 2
+    captured = capsys.readouterr()
+    assert "is not writable (Permission denied)" in captured.err and str(course / "build") in captured.err
+    assert "[1/" not in captured.out
+
+
+def test_run_from_the_notebooks_folder_builds_beside_it(course, monkeypatch):
+    monkeypatch.chdir(course / "notebooks")
+    assert run.main(["--chapters", "00"]) == 0
+    assert (course / "build" / "notebooks" / "00_start_here.ipynb").exists()
+    assert not (course / "notebooks" / "build").exists()
