@@ -62,7 +62,7 @@ def assert_close(actual, expected, *, atol: float = 1e-8, rtol: float = 0.0, nam
             f"the other; first at index {where}: actual {a[where]!r} vs expected {e[where]!r}."
         )
     finite = ~nan_a & ~infinite
-    difference = np.where(finite, np.abs(np.where(finite, a - e, 0)), 0.0)
+    difference = np.abs(np.where(finite, a, 0) - np.where(finite, e, 0))  # masked first: no inf - inf warning
     magnitude = np.abs(np.where(finite, e, 0))
     max_abs = float(np.max(difference))
     with np.errstate(divide="ignore", invalid="ignore"):

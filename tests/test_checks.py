@@ -104,3 +104,11 @@ def test_check_shape_with_a_bare_number_says_how_to_write_a_shape():
         check_shape(np.zeros(3), 3)
     with pytest.raises(TypeError, match="expected must be a shape"):
         check_shape(np.zeros(3), (3.0,))
+
+
+def test_assert_close_on_infinities_warns_about_nothing():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would be a stray line in a notebook's output
+        assert_close([np.inf, -np.inf, np.nan, 1.0], [np.inf, -np.inf, np.nan, 1.0])
+        with pytest.raises(AssertionError):
+            assert_close([np.inf], [1.0])
