@@ -76,6 +76,13 @@ def _silence_stderr_fd():
         os.close(saved)
 
 
+def quiet_native_stderr():
+    """A context manager that hides what C++ code writes straight to file descriptor 2, such
+    as the TFLite converter's and LiteRT's notices. Python's warnings and errors still show in a
+    notebook, which sends them through its own stream."""
+    return _silence_stderr_fd()
+
+
 def configure_environment() -> None:
     """Set the course's TensorFlow environment variables, refusing a conflicting backend.
 
