@@ -7,6 +7,15 @@ file is keyed by the notebook the runner runs, not by the name passed to :func:`
 renamed copy of a chapter never overwrites the original's figures; a mismatch is noted in the
 file (``_notes``) and shown in the table. A figure that is NaN or infinite is stored as
 ``null`` (JSON has no NaN) and named in ``_not_finite``.
+
+Time targets are marked ``time = true`` in ``targets.toml`` and are judged against this
+machine's speed: given the calibration ``factor`` (this machine's slowdown against the reference
+machine, from :mod:`course_lib.calibrate`), a bound ``max = 60`` becomes
+``<= 60 x factor x (1 + tolerance)``, where ``tolerance`` is the calibration's own spread. Accuracy
+and loss targets stay absolute. A quality target taken at a fixed time (``at_seconds = 60``)
+is judged as it stands when the factor is within the tolerance of 1, and otherwise is not
+judged, with a note: its figure was read at 60 s of this machine's clock, and the runner cannot
+read the chapter's curve at the scaled time after the fact.
 """
 
 from __future__ import annotations
@@ -24,14 +33,18 @@ import tomllib
 RESULTS_DIR_VARIABLE = "COURSE_RESULTS_DIR"
 NOTEBOOK_VARIABLE = "COURSE_NOTEBOOK"  # set by the runner: the stem of the notebook it runs
 TARGETS_FILE = Path(__file__).with_name("targets.toml")
+FACTOR_VARIABLE = "COURSE_TIME_FACTOR"  # set by the runner: "factor tolerance", for record() in a kernel
 BOUND_KINDS = ("min", "max", "below", "above")
+OPTIONS = ("time", "at_seconds")  # time = true: a time bound, scaled; at_seconds = 60: a figure read at 60 s
 NOT_FINITE_NOTE = "not a finite number (stored as null)"
 
 
 @dataclass(frozen=True)
 class Row:
     """One figure of one chapter: its value, its target in words, whether it was met
-    (``None`` when it has no target) and a note on anything wrong with it."""
+    (``None`` when it has no target or was not judged) and a note on anything wrong with it.
+    A time target judged against this machine's speed also carries the bound it was judged
+    against (``scaled``, in words) and the calibration ``factor``."""
 
     chapter: str
     metric: str
@@ -39,6 +52,39 @@ class Row:
     target: str
     met: bool | None
     note: str = ""
+    scaled: str = ""
+    factor: float | None = None
+
+
+def bound_of(target: dict) -> tuple[str, float | str]:
+    """The kind (one of :data:`BOUND_KINDS`) and limit of one target such as ``{"max": 60, "time": True}``."""
+    kind = next(key for key in target if key in BOUND_KINDS)
+    return kind, target[kind]
+
+
+def scale_bound(limit: float, factor: float, tolerance: float = 0.0) -> float:
+    """A time bound on this machine: ``limit x factor x (1 + tolerance)``.
+
+    Raises:
+        ValueError: ``factor`` is zero, negative, NaN or infinite, or ``tolerance`` is outside [0, 1).
+    """
+    from course_lib.calibrate import check_factor
+
+    factor = check_factor(factor)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance must be a number in [0, 1), got {tolerance!r}.")
+    return limit * factor * (1 + tolerance)
+
+
+def factor_from_environment() -> tuple[float | None, float]:
+    """The calibration factor and tolerance the runner hands to a kernel in :data:`FACTOR_VARIABLE`;
+    ``(None, 0.0)`` outside the runner, under ``--no-calibrate``, or when the value is malformed."""
+    try:
+        factor, tolerance = (float(part) for part in os.environ.get(FACTOR_VARIABLE, "").split())
+        scale_bound(1.0, factor, tolerance)  # a malformed value raises
+    except ValueError:
+        return None, 0.0
+    return factor, tolerance
 
 
 def load_targets(path: Path | None = None) -> dict[str, dict[str, dict[str, float | str]]]:
@@ -65,9 +111,18 @@ def load_targets(path: Path | None = None) -> dict[str, dict[str, dict[str, floa
             raise ValueError(f"{path}: {chapter} = {metrics!r} is outside a chapter; targets go in chapter "
                              f"sections such as [\"02_mlp\"].")
         for metric, bound in metrics.items():
-            if not isinstance(bound, dict) or len(bound) != 1 or next(iter(bound)) not in BOUND_KINDS:
-                raise ValueError(f"{path}: target {chapter}.{metric} must be one of {BOUND_KINDS}, got {bound!r}.")
-            kind, limit = next(iter(bound.items()))
+            if not isinstance(bound, dict) or [key in BOUND_KINDS for key in bound].count(True) != 1 \
+                    or any(key not in BOUND_KINDS + OPTIONS for key in bound):
+                raise ValueError(f"{path}: target {chapter}.{metric} must be one of {BOUND_KINDS}, optionally with "
+                                 f"time = true (a time bound) or at_seconds = N (a figure read at N s), got {bound!r}.")
+            kind, limit = bound_of(bound)
+            if "time" in bound and (bound["time"] is not True or kind != "max" or "at_seconds" in bound):
+                raise ValueError(f"{path}: target {chapter}.{metric}: time = true marks a time bound and goes with "
+                                 f"max only, as in {{ max = 60, time = true }}; got {bound!r}.")
+            at = bound.get("at_seconds", 1)
+            if isinstance(at, bool) or not isinstance(at, (int, float)) or not math.isfinite(at) or at <= 0:
+                raise ValueError(f"{path}: target {chapter}.{metric}: at_seconds must be a positive number of "
+                                 f"seconds, got {at!r}.")
             if kind in ("min", "max") and (isinstance(limit, bool) or not isinstance(limit, (int, float))):
                 raise ValueError(f"{path}: target {chapter}.{metric} = {{ {kind} = {limit!r} }} needs a number.")
             if kind in ("below", "above") and not isinstance(limit, str):
@@ -123,9 +178,19 @@ def read_recorded(path: Path) -> tuple[dict[str, float], list[str]]:
 
 
 def evaluate(chapter: str, metrics: dict[str, float], targets: dict | None = None,
-             include_missing: bool = True) -> list[Row]:
+             include_missing: bool = True, factor: float | None = None, tolerance: float = 0.0) -> list[Row]:
     """Compare a chapter's figures with its targets: one :class:`Row` per figure, plus (with
-    ``include_missing``) one per target that no figure was recorded for, marked not met."""
+    ``include_missing``) one per target that no figure was recorded for, marked not met.
+
+    With a calibration ``factor`` (this machine's slowdown against the reference), a time bound
+    (``time = true``) is judged at ``bound x factor x (1 + tolerance)``, shown in the row's
+    ``scaled``; ``None`` judges every bound as written (``--no-calibrate``).
+
+    Raises:
+        ValueError: ``factor`` is zero, negative, NaN or infinite, or ``tolerance`` is outside [0, 1).
+    """
+    if factor is not None:
+        scale_bound(1.0, factor, tolerance)  # refuse a bad factor before judging anything
     chapter_targets = (load_targets() if targets is None else targets).get(chapter, {})
     rows = []
     missing = [m for m in chapter_targets if m not in metrics] if include_missing else []
@@ -136,13 +201,23 @@ def evaluate(chapter: str, metrics: dict[str, float], targets: dict | None = Non
         if bound is None:
             rows.append(Row(chapter, metric, value, "", None, note))
             continue
-        kind, limit = next(iter(bound.items()))
+        kind, limit = bound_of(bound)
+        scaled, row_factor = "", None
         if kind in ("below", "above"):
             reference = metrics.get(limit)
             target = f"{'<' if kind == 'below' else '>'} {limit}" + (f" ({reference:.4g})" if reference is not None else "")
             limit = reference
         else:
             target = f"{'>=' if kind == 'min' else '<='} {limit:g}"
+            if factor is not None and bound.get("time"):
+                limit, row_factor = scale_bound(limit, factor, tolerance), factor
+                scaled = f"<= {limit:.4g}"
+        if factor is not None and "at_seconds" in bound and abs(factor - 1) > tolerance:
+            at = bound["at_seconds"]
+            rows.append(Row(chapter, metric, value, target, None, (note + "; " if note else "") + (
+                f"not judged: read at {at:g} s of this machine's clock, {at / factor:.0f} s of the reference's; "
+                f"the chapter records no curve to read it at the scaled {at * factor:.0f} s"), "", factor))
+            continue
         if value is None or limit is None or math.isnan(value) or math.isnan(limit):
             met = False
         elif kind == "min":
@@ -153,23 +228,29 @@ def evaluate(chapter: str, metrics: dict[str, float], targets: dict | None = Non
             met = value < limit
         else:
             met = value > limit
-        rows.append(Row(chapter, metric, value, target, met, note))
+        rows.append(Row(chapter, metric, value, target, met, note, scaled, row_factor))
     return rows
 
 
 def format_rows(rows: list[Row], show_chapter: bool = False) -> str:
     """A plain-text table of rows, aligned. The 'target' and 'met' columns appear only when
-    some row has a target, the 'note' column only when some row has a note."""
+    some row has a target, the 'scaled target' and 'factor' columns (a time bound judged against
+    this machine's speed) only when some row has a factor, the 'note' column only when some row
+    has a note. 'value' is always the figure as measured."""
     with_targets = any(row.target for row in rows)
+    with_scaled = any(row.factor is not None for row in rows)
     with_notes = any(row.note for row in rows)
-    header = ((["chapter"] if show_chapter else []) + ["metric", "value"] + (["target", "met"] if with_targets else [])
+    header = ((["chapter"] if show_chapter else []) + ["metric", "value"] + (["target"] if with_targets else [])
+              + (["scaled target", "factor"] if with_scaled else []) + (["met"] if with_targets else [])
               + (["note"] if with_notes else []))
     lines = []
     for row in rows:
         value = ("missing" if row.target or not row.note else "") if row.value is None else f"{row.value:.4g}"
         met = {True: "yes", False: "NO", None: ""}[row.met]
+        factor = "" if row.factor is None else f"x {row.factor:.2f}"
         lines.append(([row.chapter] if show_chapter else []) + [row.metric, value]
-                     + ([row.target, met] if with_targets else []) + ([row.note] if with_notes else []))
+                     + ([row.target] if with_targets else []) + ([row.scaled, factor] if with_scaled else [])
+                     + ([met] if with_targets else []) + ([row.note] if with_notes else []))
     widths = [max(len(str(item)) for item in column) for column in zip(header, *lines)]
     render = lambda items: "  ".join(str(item).ljust(width) for item, width in zip(items, widths)).rstrip()  # noqa: E731
     return "\n".join([render(header), render(["-" * w for w in widths])] + [render(line) for line in lines])
@@ -229,7 +310,8 @@ def record(chapter: str, **metrics: float) -> None:
                      f"{running}. Change the call to record({running!r}, ...).")
     else:
         _check_known(chapter)
-    print(format_rows(evaluate(running, clean, include_missing=False)))
+    factor, tolerance = factor_from_environment()
+    print(format_rows(evaluate(running, clean, include_missing=False, factor=factor, tolerance=tolerance)))
     for note in notes:
         print(f"Note: {note}")
     directory = os.environ.get(RESULTS_DIR_VARIABLE)

@@ -13,6 +13,11 @@ Before anything runs, the runner checks what would otherwise fail late: the targ
 chosen notebook, and a build folder that is writable and outside ``notebooks/``. Each chapter's
 figures are filed under the notebook that ran (``build/results/<notebook>.json``), and
 ``build/results.json`` keeps the chapters of earlier runs, marked ``"this_run": false``.
+
+Before the first chapter, the runner measures this machine's speed (:mod:`course_lib.calibrate`,
+about 15 s) and judges time targets against the reference machine's: a bound of 60 s becomes
+60 s x this machine's slowdown (x the calibration's tolerance). ``--no-calibrate`` skips the
+measurement and judges every bound as written.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async
 
-from course_lib import data, results
+from course_lib import calibrate, data, results
 from course_lib import notebooks as nb_tools
 
 ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -266,13 +271,37 @@ def _finite_or_none(metrics: dict[str, float]) -> dict[str, float | None]:
     return {name: value if value == value and abs(value) != float("inf") else None for name, value in metrics.items()}
 
 
+def measure_factor() -> tuple[float, calibrate.Reference]:
+    """Measure this machine (in a fresh process) against the reference file and print the result.
+    Returns the slowdown factor and the reference.
+
+    Raises:
+        FileNotFoundError, ValueError: the reference file is missing or malformed (named), or the
+            measurement failed; each message says to use --no-calibrate to go on without it.
+    """
+    reference = calibrate.load_reference()  # before the measurement: a missing file fails fast
+    print("Calibrating: a short CNN and Transformer workload, to judge time targets on this machine's speed ...",
+          flush=True)
+    try:
+        measured = calibrate.run_measurement()
+    except RuntimeError as error:
+        raise ValueError(str(error)) from None
+    factor = calibrate.slowdown(measured.score, reference)
+    print(f"    {calibrate.describe(factor)}, measured in {measured.seconds:.0f} s.\n"
+          f"    Reference: {reference.machine}", flush=True)
+    return factor, reference
+
+
 def run(names: list[str] | None, solutions: bool, refresh: bool, build_dir: Path | None, cell_timeout: int,
-        root: Path | None = None) -> list[results.Row]:
-    """Execute the chosen notebooks and return the rows of the results table.
+        root: Path | None = None, calibrated: bool = True) -> list[results.Row]:
+    """Execute the chosen notebooks and return the rows of the results table. With
+    ``calibrated`` (the default), time targets are judged against this machine's speed, measured
+    before the first chapter (:func:`measure_factor`); without, as written.
 
     Raises:
         ValueError: a bad argument, targets file, notebook or build folder, found before any
-            notebook runs; or a file that cannot be written, naming it.
+            notebook runs; a calibration that failed; or a file that cannot be written, naming it.
+        FileNotFoundError: the calibration reference is missing.
         ChapterFailed, RunInterrupted: see :func:`execute`.
     """
     if isinstance(cell_timeout, bool) or not isinstance(cell_timeout, int) or cell_timeout <= 0:
@@ -295,11 +324,21 @@ def run(names: list[str] | None, solutions: bool, refresh: bool, build_dir: Path
     for folder in (root / "notebooks", build_dir):
         for stale in nb_tools.remove_stale_temporaries(folder):
             print(f"Removed a stale temporary file left by an interrupted write: {stale}", flush=True)
+    factor, tolerance = None, 0.0
+    if calibrated:
+        factor, reference = measure_factor()
+        tolerance = reference.tolerance
+    else:
+        print("Not calibrated (--no-calibrate): time targets are judged as written, as on the reference machine.",
+              flush=True)
     results_dir = build_dir / "results"
     rows: list[results.Row] = []
     summary: dict = {}
     finished: list[str] = []
     saved_data_dir = os.environ.get(data.DATA_DIR_VARIABLE)
+    saved_factor = os.environ.pop(results.FACTOR_VARIABLE, None)
+    if factor is not None:  # record() in a kernel prints the same scaled bounds as the table
+        os.environ[results.FACTOR_VARIABLE] = f"{factor!r} {tolerance!r}"
     _absolute_data_dir()
     total_started = time.perf_counter()
     try:
@@ -327,15 +366,17 @@ def run(names: list[str] | None, solutions: bool, refresh: bool, build_dir: Path
             metrics["wall_seconds"] = round(seconds, 1)
             raw = json.loads(stored.read_text(encoding="utf-8")) if stored.exists() else {}
             results.write_json_atomically(stored, {**raw, "wall_seconds": metrics["wall_seconds"]})
-            chapter_rows = results.evaluate(path.stem, metrics, targets)
+            chapter_rows = results.evaluate(path.stem, metrics, targets, factor=factor, tolerance=tolerance)
             chapter_rows += [results.Row(path.stem, "record()", None, "", None, note) for note in notes]
             if path.stem not in targets:
                 chapter_rows.append(results.Row(path.stem, "targets", None, "", None,
                                                 f"none for {path.stem} in course_lib/targets.toml"))
             rows += chapter_rows
             summary[path.stem] = {"metrics": _finite_or_none(metrics),
-                                  "targets": {r.metric: {"target": r.target, "met": r.met}
+                                  "targets": {r.metric: {"target": r.target, "met": r.met,
+                                                         **({"scaled": r.scaled} if r.scaled else {})}
                                               for r in chapter_rows if r.target},
+                                  "calibration_factor": factor,
                                   "notes": [f"{r.metric}: {r.note}" for r in chapter_rows if r.note]}
             _merge_summary(build_dir / "results.json", summary)
             finished.append(path.stem)
@@ -345,10 +386,11 @@ def run(names: list[str] | None, solutions: bool, refresh: bool, build_dir: Path
         raise ValueError(f"Could not write{where} ({error.strerror or error}). Free some disk space, or choose a "
                          f"writable folder with --build-dir.") from None
     finally:
-        if saved_data_dir is None:
-            os.environ.pop(data.DATA_DIR_VARIABLE, None)
-        else:
-            os.environ[data.DATA_DIR_VARIABLE] = saved_data_dir
+        for name, saved in ((data.DATA_DIR_VARIABLE, saved_data_dir), (results.FACTOR_VARIABLE, saved_factor)):
+            if saved is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = saved
     return rows
 
 
@@ -375,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds one cell may run (default: 900)")
     parser.add_argument("--list", action="store_true", help="list the chapters and exit")
     parser.add_argument("--strict", action="store_true", help="exit with status 3 when a target is not met")
+    parser.add_argument("--no-calibrate", action="store_true",
+                        help="maintainers: judge time targets as written, without measuring this machine's speed")
     arguments = parser.parse_args(argv)
     try:
         root = nb_tools.find_root()
@@ -382,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(p.stem for p in nb_tools.list_notebooks(root, solutions=True)))
             return 0
         rows = run(arguments.chapters, arguments.solutions, arguments.refresh, arguments.build_dir,
-                   arguments.cell_timeout, root)
+                   arguments.cell_timeout, root, calibrated=not arguments.no_calibrate)
     except (ValueError, FileNotFoundError) as error:
         print(plain(f"error: {error}"), file=sys.stderr)
         return 2
@@ -396,7 +440,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\nInterrupted. Chapters that finished are saved in the build folder; the committed notebooks "
               "are as they were, unless --refresh had written back a finished chapter.", file=sys.stderr)
         return 130
-    print("\nResults (targets from course_lib/targets.toml; figures measured on this machine)\n")
+    scaled = next((r.factor for r in rows if r.factor is not None), None)
+    print("\nResults (targets from course_lib/targets.toml; figures measured on this machine"
+          + (f"; time targets x {scaled:.2f}, this machine's slowdown against the reference)\n" if scaled is not None
+             else ")\n"))
     print(results.format_rows(rows, show_chapter=True))
     missed = [r for r in rows if r.met is False]
     flagged = [r for r in rows if r.note and r.met is not False]

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
 
 import nbformat
 import pytest
 
+from course_lib import calibrate, results, run
 from course_lib import notebooks as nb_tools
-from course_lib import run
+
+SLOWDOWN = 2.0  # the factor the faked calibration reports: this machine runs at half the reference's speed
+
+
+@pytest.fixture(autouse=True)
+def fake_calibration(monkeypatch):
+    """The calibration's workload stays out of these tests: it reports ``SLOWDOWN`` at once."""
+    score = calibrate.load_reference().score / SLOWDOWN
+    calls = []
+
+    def measured():
+        calls.append(1)
+        return calibrate.Calibration(score, score, score, 0.1)
+
+    monkeypatch.setattr(run.calibrate, "run_measurement", measured)
+    return calls
 
 
 def make_notebook(path, *sources, metadata=None):
@@ -284,3 +301,58 @@ def test_run_from_the_notebooks_folder_builds_beside_it(course, monkeypatch):
     assert run.main(["--chapters", "00"]) == 0
     assert (course / "build" / "notebooks" / "00_start_here.ipynb").exists()
     assert not (course / "notebooks" / "build").exists()
+
+
+# ---------------------------------------------------------------------------- time targets (issue 20)
+
+def test_time_targets_are_judged_against_the_calibrated_factor(course, capsys, fake_calibration):
+    make_notebook(course / "notebooks" / "03_cnn.ipynb",
+                  "from course_lib import results\nresults.record('03_cnn', test_accuracy=0.93, training_seconds=250)")
+    assert run.main(["--chapters", "03"]) == 0
+    printed = capsys.readouterr().out
+    assert fake_calibration and "runs the course's workloads at 0.50x the reference" in printed
+    assert printed.index("0.50x the reference") < printed.index("[1/1] 03_cnn")
+    header = next(line for line in printed.splitlines() if line.startswith("chapter"))
+    assert header.split() == ["chapter", "metric", "value", "target", "scaled", "target", "factor", "met"]
+    training = next(line for line in printed.splitlines() if line.startswith("03_cnn") and "training_seconds" in line)
+    assert training.split() == ["03_cnn", "training_seconds", "250", "<=", "180", "<=", "378", "x", "2.00", "yes"]
+    assert "All targets met" in printed
+    summary = json.loads((course / "build" / "results.json").read_text())["03_cnn"]
+    assert summary["calibration_factor"] == SLOWDOWN
+    assert summary["targets"]["training_seconds"] == {"target": "<= 180", "scaled": "<= 378", "met": True}
+    executed = nbformat.read(course / "build" / "notebooks" / "03_cnn.ipynb", as_version=4)
+    assert "<= 378" in executed.cells[1].outputs[0].text  # record() in the kernel saw the same factor
+
+
+def test_no_calibrate_judges_the_bounds_as_written(course, capsys, fake_calibration):
+    make_notebook(course / "notebooks" / "03_cnn.ipynb",
+                  "from course_lib import results\nresults.record('03_cnn', test_accuracy=0.93, training_seconds=250)")
+    assert run.main(["--chapters", "03", "--no-calibrate"]) == 0
+    printed = capsys.readouterr().out
+    assert not fake_calibration and "Not calibrated" in printed
+    header = next(line for line in printed.splitlines() if line.startswith("chapter"))
+    assert header.split() == ["chapter", "metric", "value", "target", "met"]
+    training = next(line for line in printed.splitlines() if line.startswith("03_cnn") and "training_seconds" in line)
+    assert training.split() == ["03_cnn", "training_seconds", "250", "<=", "180", "NO"]
+    assert json.loads((course / "build" / "results.json").read_text())["03_cnn"]["calibration_factor"] is None
+    assert results.FACTOR_VARIABLE not in os.environ
+
+
+def test_a_missing_reference_stops_the_run_before_any_chapter(course, capsys, monkeypatch, fake_calibration):
+    missing = course / "calibration_reference.toml"
+    monkeypatch.setattr(run.calibrate, "REFERENCE_FILE", missing)
+    assert run.main(["--chapters", "00"]) == 2
+    captured = capsys.readouterr()
+    assert str(missing) in captured.err and "--no-calibrate" in captured.err and "[1/" not in captured.out
+    assert not fake_calibration
+
+
+def test_a_failed_calibration_is_a_clear_error(course, capsys, monkeypatch):
+    def broken():
+        raise RuntimeError("The calibration failed (exit status 1):\nImportError: no tensorflow\n"
+                           "Run with --no-calibrate to judge against the absolute bounds.")
+
+    monkeypatch.setattr(run.calibrate, "run_measurement", broken)
+    assert run.main(["--chapters", "00"]) == 2
+    captured = capsys.readouterr()
+    assert "calibration failed" in captured.err and "--no-calibrate" in captured.err and "[1/" not in captured.out
