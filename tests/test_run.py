@@ -265,7 +265,8 @@ def test_ctrl_c_says_what_was_saved_and_that_nothing_committed_changed(course):
     path = stale_notebook(course / "notebooks" / "01_long.ipynb",
                           [f"open({str(marker)!r}, 'w').close()", "import time\ntime.sleep(60)", "print('never')"])
     before = path.read_bytes()
-    process = subprocess.Popen([sys.executable, "-m", "course_lib.run", "--chapters", "01", "--refresh"], cwd=course,
+    process = subprocess.Popen([sys.executable, "-m", "course_lib.run", "--chapters", "01", "--refresh", "--no-calibrate"],
+                               cwd=course,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
