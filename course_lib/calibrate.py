@@ -10,6 +10,7 @@ the time targets were set on, so a time bound of 60 s becomes 120 s here.
 
     python -m course_lib.calibrate            # measure and print the factor
     python -m course_lib.calibrate --json     # what the runner reads
+    python -m course_lib.calibrate --spread 10  # repeatability: 10 fresh processes, their spread
 
 The runner measures it in a fresh Python process, with the course's TensorFlow settings, so
 that the number is taken as a notebook's kernel would see the machine. Nothing runs at import.
@@ -211,6 +212,28 @@ def run_measurement(timeout: float = 300) -> Calibration:
     return Calibration(**json.loads(lines[-1]))
 
 
+def spread(scores: list[float]) -> tuple[float, float]:
+    """The median of repeated scores and their spread: the largest distance from the median, as
+    a fraction of it (0.05 means every run fell within +-5% of the median).
+
+    Raises:
+        ValueError: no scores, or a score that is not a finite positive number.
+    """
+    if not scores:
+        raise ValueError("spread() needs at least one score.")
+    ordered = sorted(check_factor(score, "a calibration score") for score in scores)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return median, max(abs(score - median) for score in ordered) / median
+
+
+def _load_average() -> str:
+    try:
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the measurement as one line of JSON")
@@ -218,7 +241,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"timed rounds of each part (default {ROUNDS})")
     parser.add_argument("--steps-per-round", type=int, default=STEPS_PER_ROUND,
                         help=f"steps in a round (default {STEPS_PER_ROUND})")
+    parser.add_argument("--spread", type=int, metavar="RUNS",
+                        help="measure in this many fresh processes, as the runner does, and print their spread")
     arguments = parser.parse_args(argv)
+    if arguments.spread:
+        scores = []
+        for run in range(1, arguments.spread + 1):
+            load = _load_average()
+            scores.append(run_measurement().score)
+            print(f"run {run}: score {scores[-1]:.2f} (load average before it: {load})", flush=True)
+        median, half_range = spread(scores)
+        print(f"median {median:.2f}, spread +-{100 * half_range:.1f}% over {len(scores)} runs "
+              f"(the tolerance in {REFERENCE_FILE.name} assumes at most +-5% on an idle machine)")
+        return 0
     from course_lib import setup
 
     setup.configure_environment()

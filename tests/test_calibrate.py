@@ -195,3 +195,12 @@ def test_the_workload_runs_and_returns_positive_rates():
                                                      * measured.transformer_steps_per_second))
     with pytest.raises(ValueError, match="rounds"):
         calibrate.measure(rounds=0)
+
+
+def test_the_spread_is_the_largest_distance_from_the_median():
+    assert calibrate.spread([40.0, 42.0, 38.0]) == (40.0, 0.05)
+    assert calibrate.spread([10.0, 12.0]) == (11.0, pytest.approx(1 / 11))
+    with pytest.raises(ValueError, match="at least one"):
+        calibrate.spread([])
+    with pytest.raises(ValueError, match="finite positive"):
+        calibrate.spread([40.0, math.nan])
