@@ -139,3 +139,16 @@ def test_empty_inputs_are_explained():
         plotting.plot_heatmap(np.zeros((0, 3)))
     with pytest.raises(ValueError, match="'loss' has no values"):
         plotting.plot_learning_curves({"loss": []})
+
+
+def test_confusion_matrix_annotation_size_is_a_parameter():
+    ax = plotting.plot_confusion_matrix([0, 1], [0, 1], ["a", "b"], fontsize=11)
+    assert {text.get_fontsize() for text in ax.texts} == {11}
+    ax = plotting.plot_confusion_matrix([0, 1], [0, 1], ["a", "b"])
+    assert {text.get_fontsize() for text in ax.texts} == {9}
+
+
+@pytest.mark.parametrize("fontsize", [0, -3, float("nan"), "big", True, 200])
+def test_confusion_matrix_refuses_a_bad_fontsize(fontsize):
+    with pytest.raises(ValueError, match="fontsize"):
+        plotting.plot_confusion_matrix([0, 1], [0, 1], ["a", "b"], fontsize=fontsize)
