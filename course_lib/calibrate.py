@@ -1,6 +1,6 @@
 """How fast this machine runs the course's workloads, against a reference machine.
 
-A short fixed workload (about 3 s timed, after about 10 s of importing TensorFlow, building and
+A short fixed workload (about 6 s timed, after about 8 s of importing TensorFlow, building and
 warming up), whose mix resembles the course's training: a small Keras CNN's ``train_on_batch``
 steps (chapters 02-03) and a small Transformer block's hand-written training step compiled with
 XLA (chapter 05), on synthetic data, each after a warm-up. The score is
@@ -32,7 +32,7 @@ import tomllib
 
 REFERENCE_FILE = Path(__file__).with_name("calibration_reference.toml")
 ROUNDS = 7              # timed rounds of each part, interleaved; each part's rate is the median round's
-STEPS_PER_ROUND = 10    # chosen so the spread across runs is at most +-5% (see calibration_reference.toml)
+STEPS_PER_ROUND = 40    # 10 gave +-21% across runs here, 40 gave +-13% (see calibration_reference.toml)
 WARMUP_STEPS = 5        # untimed: graph tracing, XLA compilation, oneDNN's first-call set-up
 
 
