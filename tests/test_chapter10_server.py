@@ -93,6 +93,9 @@ BAD = {
     "nulls": (json.dumps({"instances": [[[None] * 28] * 28]}).encode(), 400, "nulls"),
     "ragged": (json.dumps({"instances": [[[0.5] * 28] * 27 + [[0.5] * 3]]}).encode(), 400, "ragged"),
     "0..255 pixels": (json.dumps({"instances": (255 * IMAGES).tolist()}).encode(), 400, "[0, 1]"),
+    "NaN": (json.dumps({"instances": np.where(IMAGES > 0.5, np.nan, IMAGES).tolist()}).encode(), 400, "finite"),
+    "Infinity": (json.dumps({"instances": np.where(IMAGES > 0.5, np.inf, IMAGES).tolist()}).encode(), 400, "finite"),
+    "-Infinity": (json.dumps({"instances": np.where(IMAGES > 0.5, -np.inf, IMAGES).tolist()}).encode(), 400, "finite"),
     "too many images": (json.dumps({"instances": np.zeros((257, 28, 28)).tolist()}).encode(), 413, "at most 256"),
 }
 
