@@ -163,22 +163,6 @@ def test_record_in_a_kernel_prints_the_scaled_bound(monkeypatch, tmp_path, capsy
     assert "<= 126" in printed and "x 2.00" in printed and "yes" in printed
 
 
-@pytest.mark.parametrize("text, message", [
-    ('["02_mlp"]\ntest_accuracy = { min = 0.9, time = true }\n', "goes with max only"),
-    ('["02_mlp"]\ntraining_seconds = { max = 60, time = "yes" }\n', "goes with max only"),
-    ('["02_mlp"]\ntraining_seconds = { max = 60, fast = true }\n', "must be one of"),
-    ('["02_mlp"]\ntraining_seconds = { time = true }\n', "must be one of"),
-    ('["05_x"]\nloss = { max = 1.9, at_seconds = 0 }\n', "at_seconds must be a positive"),
-    ('["05_x"]\nloss = { max = 1.9, at_seconds = 60, time = true }\n', "goes with max only"),
-])
-def test_bad_time_options_in_the_targets_file_are_named(tmp_path, text, message):
-    path = tmp_path / "targets.toml"
-    path.write_text(text)
-    with pytest.raises(ValueError, match=message) as caught:
-        results.load_targets(path)
-    assert str(path) in str(caught.value)
-
-
 def test_every_wall_time_and_training_time_target_is_marked_as_time():
     for chapter, metrics in results.load_targets().items():
         for metric, bound in metrics.items():

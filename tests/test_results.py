@@ -141,6 +141,13 @@ def test_a_table_without_targets_has_no_target_column():
     ('["02_mlp"]\ntest_accuracy = { min = "high" }\n', "needs a number"),
     ('["04_lstm"]\nlstm_mae = { below = 0.5 }\n', "needs the name of another metric"),
     ('wall_seconds = 3\n', r"chapter sections such as \[\"02_mlp\"\]"),
+    # the time options (issue 20)
+    ('["02_mlp"]\ntest_accuracy = { min = 0.9, time = true }\n', "goes with max only"),
+    ('["02_mlp"]\ntraining_seconds = { max = 60, time = "yes" }\n', "goes with max only"),
+    ('["02_mlp"]\ntraining_seconds = { max = 60, fast = true }\n', "must be one of"),
+    ('["02_mlp"]\ntraining_seconds = { time = true }\n', "must be one of"),
+    ('["05_x"]\nloss = { max = 1.9, at_seconds = 0 }\n', "at_seconds must be a positive"),
+    ('["05_x"]\nloss = { max = 1.9, at_seconds = 60, time = true }\n', "goes with max only"),
 ])
 def test_bad_targets_files_are_named(tmp_path, text, message):
     path = tmp_path / "targets.toml"
