@@ -68,7 +68,7 @@ def test_the_sentence_states_speed_and_the_bound_multiplier():
 
 def test_the_committed_reference_is_valid_and_describes_its_machine():
     reference = calibrate.load_reference()
-    assert reference.score > 0 and 0 <= reference.tolerance <= 0.05
+    assert reference.score > 0 and 0 <= reference.tolerance <= 0.2  # wider would hide real regressions
     assert "cores" in reference.machine and "AVX" in reference.machine
 
 
@@ -179,6 +179,14 @@ def test_the_workload_runs_and_returns_positive_rates():
                                                      * measured.transformer_steps_per_second))
     with pytest.raises(ValueError, match="rounds"):
         calibrate.measure(rounds=0)
+
+
+def test_a_part_is_timed_by_its_fastest_round():
+    assert calibrate.round_rate(40, [2.0, 1.0, 4.0, 1.6]) == 40.0  # a slowed round (4.0 s) does not count
+    with pytest.raises(ValueError, match="at least one"):
+        calibrate.round_rate(40, [])
+    with pytest.raises(ValueError, match="round's seconds"):
+        calibrate.round_rate(40, [1.0, 0.0])
 
 
 def test_the_spread_is_the_largest_distance_from_the_median():
